@@ -1,0 +1,1 @@
+"""Notifications: rules (status change -> outbox rows), templates, Apprise dispatch."""

@@ -1,0 +1,1 @@
+"""Carrier detection and the adapters that ask providers where parcels are."""
