@@ -242,3 +242,20 @@ def test_summary_follows_shipments_and_attention(store: Store) -> None:
         assert got.estimated_delivery == T0 + timedelta(days=2)
         assert got.attention == "exception"
         assert "jose muller" in got.search_text and "jd0002" in got.search_text
+
+
+def test_attention_raise_is_idempotent_and_clear_reopens(store: Store) -> None:
+    from store import attention
+
+    with store.write() as s:
+        order = _order()
+        s.add(order)
+        s.flush()
+        oid = order.id
+        conn = s.connection()
+        first = attention.raise_item(conn, order_id=oid, reason="late", shipment_id=None)
+        again = attention.raise_item(conn, order_id=oid, reason="late")
+        assert first is not None and again is None
+        assert attention.open_reasons(conn, f"o:{oid}") == {"late"}
+        assert attention.clear(conn, key=f"o:{oid}", reasons=["late"]) == 1
+        assert attention.raise_item(conn, order_id=oid, reason="late") is not None
