@@ -71,6 +71,14 @@ class CircuitBreaker:
             return True
         return False
 
+    def abandon(self) -> None:
+        """The probe ended with no verdict (rate limited): another may go."""
+        self._probing = False
+
+    @property
+    def probing(self) -> bool:
+        return self.state == HALF_OPEN and self._probing
+
     def retry_in(self) -> float:
         """Seconds until a probe may go (0 when requests may go now)."""
         if self.state != OPEN or self.opened_at is None:

@@ -155,6 +155,9 @@ class _Provider:
         self._lock = threading.Lock()
         self._unflushed_requests = 0
         self.dirty = True
+        #: Set whenever no probe is out (a half-open circuit's verdict is in).
+        self.settled = asyncio.Event()
+        self.settled.set()
 
     def blocked(self) -> bool:
         """Nothing may be sent now (checked without taking a half-open probe)."""
@@ -163,11 +166,6 @@ class _Provider:
             if time.monotonic() - self.auth_failed_at < AUTH_RECHECK_SECONDS:
                 return True
         return self.breaker.state == OPEN and self.breaker.retry_in() > 0
-
-    def allow(self) -> bool:
-        if self.auth_error is not None and self.blocked():
-            return False
-        return self.breaker.allow()
 
     def sent(self) -> None:
         with self._lock:
@@ -241,6 +239,8 @@ class _Pass:
         self.backlog: Counter[str] = Counter()
         self.progress = asyncio.Event()
         self.aborting = False
+        #: Every shipment claimed in this pass.
+        self.seen: set[int] = set()
 
 
 class Poller:
@@ -374,9 +374,17 @@ class Poller:
                         rows = await asyncio.to_thread(
                             self._claim_due, room, self._excluded(ps), pass_start
                         )
-                    if rows:
-                        self._plan(rows, ps)
+                    fresh = [r for r in rows if r["id"] not in ps.seen]
+                    if len(fresh) < len(rows):
+                        # Skipped earlier in this pass (a paused provider) and due again:
+                        # the next pass will take them.
+                        again = [r["id"] for r in rows if r["id"] in ps.seen]
+                        await asyncio.to_thread(self._release, again)
+                    if fresh:
+                        self._plan(fresh, ps)
                         continue
+                    if rows:
+                        break
                     if ps.outstanding == 0:
                         break
                     ps.progress.clear()
@@ -435,6 +443,7 @@ class Poller:
         return out
 
     def _plan(self, rows: list[dict[str, Any]], ps: _Pass) -> None:
+        ps.seen.update(r["id"] for r in rows)
         ps.outstanding += len(rows)
         ps.counters.claimed += len(rows)
         groups: dict[str, list[Outcome]] = {}
@@ -506,18 +515,39 @@ class Poller:
             if batch is None:
                 return
             ps.backlog[code] -= len(batch.items)
-            if ps.aborting or not (ps.force or provider.allow()):
-                self._finish(ps, batch, SKIPPED)
-                continue
+            # A slot first, then the verdict: what was in flight has told us how
+            # the provider is doing before this batch decides to go.
             await self._semaphore.acquire()
             try:
-                await self.rate_limiter.acquire(code)
+                go = await self._may_send(ps, provider)
+                if go:
+                    await self.rate_limiter.acquire(code)
             except BaseException:
                 self._semaphore.release()
                 raise
+            if not go:
+                self._semaphore.release()
+                self._finish(ps, batch, SKIPPED)
+                continue
             task = asyncio.create_task(self._send(ps, batch, queue))
             ps.tasks.add(task)
             task.add_done_callback(ps.tasks.discard)
+
+    async def _may_send(self, ps: _Pass, provider: _Provider) -> bool:
+        """Whether this batch may go; while a probe is out, wait for its verdict."""
+        while not ps.aborting:
+            if ps.force:
+                return True
+            if provider.auth_error is not None and provider.blocked():
+                return False
+            if provider.breaker.allow():
+                if provider.breaker.probing:
+                    provider.settled.clear()
+                return True
+            if not provider.breaker.probing:
+                return False  # open and cooling down
+            await provider.settled.wait()
+        return False
 
     async def _send(self, ps: _Pass, batch: _Batch, queue: _ProviderQueue) -> None:
         provider = batch.provider
@@ -569,6 +599,9 @@ class Poller:
                 provider.auth_failed_at = None
             self._deliver(ps, batch, results)
         finally:
+            if provider.breaker.probing:
+                provider.breaker.abandon()  # no verdict (429, credentials): let another try
+            provider.settled.set()
             self._semaphore.release()
 
     def _failed(self, ps: _Pass, batch: _Batch, queue: _ProviderQueue, message: str) -> None:
@@ -862,6 +895,14 @@ class Poller:
                 .returning(*[_shipments.c[name] for name in SNAPSHOT])
             )
             return [dict(row) for row in conn.execute(stmt).mappings()]
+
+    def _release(self, ids: list[int]) -> None:
+        with self.store.write_connection() as conn:
+            conn.execute(
+                sa.update(_shipments)
+                .where(_shipments.c.id.in_(ids), _shipments.c.lease_owner == self.worker_id)
+                .values(lease_owner=None, lease_until=None)
+            )
 
     def _sweep(self, ps: _Pass) -> None:
         with self.store.write_connection() as conn:

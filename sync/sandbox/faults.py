@@ -108,7 +108,8 @@ class RateWindow:
 
 
 class Stats:
-    """What the sandbox was asked: arrival times (monotonic) and answers, by status."""
+    """What the sandbox was asked: when each request arrived (monotonic) and how
+    it was answered."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -117,32 +118,35 @@ class Stats:
     def reset(self) -> None:
         with self._lock:
             self.started = time.monotonic()
-            self.arrivals: list[float] = []
+            self.log: list[tuple[float, str]] = []
             self.answers: Counter[str] = Counter()
             self.numbers = 0
 
-    def arrived(self, at: float) -> None:
+    def answered(self, outcome: str, arrived: float, numbers: int = 0) -> None:
         with self._lock:
-            self.arrivals.append(at)
-
-    def answered(self, outcome: str, numbers: int = 0) -> None:
-        with self._lock:
+            self.log.append((arrived, outcome))
             self.answers[outcome] += 1
             self.numbers += numbers
 
+    def arrivals(self) -> list[float]:
+        with self._lock:
+            return sorted(t for t, _ in self.log)
+
     def as_dict(self, *, arrivals: bool = False) -> dict[str, Any]:
         with self._lock:
-            times = sorted(self.arrivals)
-            data: dict[str, Any] = {
-                "requests": len(times),
-                "answers": dict(self.answers),
-                "numbers_answered": self.numbers,
-                "max_requests_in_any_second": max_in_window(times, 1.0),
-                "seconds": (times[-1] - times[0]) if len(times) > 1 else 0.0,
-            }
-            if arrivals:
-                data["arrivals"] = [round(t - self.started, 6) for t in times]
-            return data
+            log = sorted(self.log)
+            answers, numbers, started = dict(self.answers), self.numbers, self.started
+        times = [t for t, _ in log]
+        data: dict[str, Any] = {
+            "requests": len(times),
+            "answers": answers,
+            "numbers_answered": numbers,
+            "max_requests_in_any_second": max_in_window(times, 1.0),
+            "seconds": (times[-1] - times[0]) if len(times) > 1 else 0.0,
+        }
+        if arrivals:
+            data["arrivals"] = [[round(t - started, 6), outcome] for t, outcome in log]
+        return data
 
 
 def max_in_window(times: list[float], window: float) -> int:

@@ -67,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Small answers go out at once, not after a delayed ACK (40 ms each).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.sandbox._track(self.connection, True)
 
     def finish(self) -> None:
@@ -95,8 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        # Headers and body in one write.
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
     def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(data, ensure_ascii=False).encode()
@@ -107,20 +111,28 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self._json(status, {"error": {"code": code, "message": message}}, headers)
 
-    def _read_json(self) -> Any:
+    def _read_body(self) -> None:
+        """Read the whole body first, whatever the route, so that the next request
+        on this keep-alive connection starts where it should."""
+        self._body = b""
         length = self.headers.get("Content-Length")
         if length is None:
-            raise _BadRequest(HTTPStatus.LENGTH_REQUIRED, "length_required", "send Content-Length")
+            return
         try:
             size = int(length)
         except ValueError:
+            self.close_connection = True
             raise _BadRequest(400, "bad_request", "Content-Length is not a number") from None
         if size > MAX_BODY:
             self.close_connection = True
             raise _BadRequest(413, "too_large", f"bodies are at most {MAX_BODY} bytes")
-        raw = self.rfile.read(size)
+        self._body = self.rfile.read(size)
+
+    def _read_json(self) -> Any:
+        if self.headers.get("Content-Length") is None:
+            raise _BadRequest(HTTPStatus.LENGTH_REQUIRED, "length_required", "send Content-Length")
         try:
-            return json.loads(raw)
+            return json.loads(self._body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise _BadRequest(400, "bad_json", "the body is not JSON") from None
 
@@ -150,6 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in split.path.split("/") if p]
         query = parse_qs(split.query)
         try:
+            self._read_body()
             if parts[:1] == ["_sandbox"]:
                 self._control(method, parts[1:], query)
             elif parts[:1] == [API_VERSION]:
@@ -173,16 +186,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(405, "method_not_allowed", "GET /v1/track/NUMBER or POST /v1/track")
             return
         body = self._read_json() if method == "POST" else None
-        sandbox.stats.arrived(arrived)
+        self._arrived = arrived
         faults = sandbox.faults
         wait = sandbox.admit(arrived)
         key = faults.api_key
         if key is not None and not self._authorized(key):
-            sandbox.stats.answered("401")
+            sandbox.stats.answered("401", self._arrived)
             self._error(401, "unauthorized", "missing or wrong API key")
             return
         if wait is not None:
-            sandbox.stats.answered("429")
+            sandbox.stats.answered("429", self._arrived)
             retry = max(1, math.ceil(wait))
             self._error(
                 429,
@@ -215,19 +228,19 @@ class _Handler(BaseHTTPRequestHandler):
         roll, pick = sandbox.dice.roll()
         edge = faults.drop_rate
         if roll < edge:
-            sandbox.stats.answered("dropped")
+            sandbox.stats.answered("dropped", self._arrived)
             self._drop()
             return True
         edge += faults.timeout_rate
         if roll < edge:
-            sandbox.stats.answered("timeout")
+            sandbox.stats.answered("timeout", self._arrived)
             sandbox.hang(faults.hang_seconds)
             self._drop()
             return True
         edge += faults.error_rate
         if roll < edge:
             status = (500, 502, 503)[int(pick * 3)]
-            sandbox.stats.answered(str(status))
+            sandbox.stats.answered(str(status), self._arrived)
             if status == 502:
                 self._send(
                     502, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html"
@@ -238,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         edge += faults.malformed_rate
         if roll < edge:
             kind = MALFORMED_KINDS[int(pick * len(MALFORMED_KINDS))]
-            sandbox.stats.answered(f"malformed_{kind}")
+            sandbox.stats.answered(f"malformed_{kind}", self._arrived)
             self._malformed(kind)
             return True
         return False
@@ -261,27 +274,27 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         number = normalize(raw)
         if not VALID_NUMBER.match(number):
-            sandbox.stats.answered("400")
+            sandbox.stats.answered("400", self._arrived)
             self._error(
                 400, "invalid_number", f"{raw!r} is not a tracking number (4-40 letters or digits)"
             )
             return
         view = sandbox.world.story(number).view(now)
         if view is None:
-            sandbox.stats.answered("404", 1)
+            sandbox.stats.answered("404", self._arrived, 1)
             self._error(404, "not_found", f"no parcel {number} (yet)")
             return
-        sandbox.stats.answered("200", 1)
+        sandbox.stats.answered("200", self._arrived, 1)
         self._json(200, view)
 
     def _track_many(self, body: Any, now: datetime) -> None:
         sandbox = self.server.sandbox
         numbers = body.get("tracking_numbers") if isinstance(body, dict) else None
         if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
-            sandbox.stats.answered("400")
+            sandbox.stats.answered("400", self._arrived)
             raise _BadRequest(400, "bad_request", 'send {"tracking_numbers": ["...", ...]}')
         if not 1 <= len(numbers) <= sandbox.max_batch:
-            sandbox.stats.answered("400")
+            sandbox.stats.answered("400", self._arrived)
             raise _BadRequest(
                 400, "bad_request", f"send 1 to {sandbox.max_batch} tracking numbers at once"
             )
@@ -308,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 results.append({"found": True, **view})
-        sandbox.stats.answered("200", len(numbers))
+        sandbox.stats.answered("200", self._arrived, len(numbers))
         self._json(200, {"results": results})
 
     # --- control -------------------------------------------------------------------
