@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from orderdeck.cli.common import AppContext, json_option, pass_app, print_json
 from orderdeck.cli.text import clean, console, local_time, plain
 from store import queries
+from store.errors import OrderdeckError
 from store.models import Shipment
 
 
@@ -21,7 +22,10 @@ from store.models import Shipment
 @json_option
 @pass_app
 def track(app: AppContext, number: str, source: str | None, as_json: bool) -> None:
-    """Poll the shipments of order NUMBER now, whatever their schedule, and print what changed."""
+    """Poll the shipments of order NUMBER now, whatever their schedule, and print what changed.
+
+    Exits 1 when no carrier answered for any of them (all failed, or no provider).
+    """
     from sync.poller import Poller
 
     store = app.store()
@@ -48,6 +52,7 @@ def track(app: AppContext, number: str, source: str | None, as_json: bool) -> No
 
     result = asyncio.run(poll())
     reports = sorted(result.reports, key=lambda r: r.shipment_id)
+    answered = any(r.outcome in ("result", "not_found") for r in reports)
     if as_json:
         print_json(
             {
@@ -57,6 +62,8 @@ def track(app: AppContext, number: str, source: str | None, as_json: bool) -> No
                 "busy": result.busy,
             }
         )
+        if not answered:
+            raise OrderdeckError(f"no carrier answered for order {order_number}")
         return
     zone = app.config.sync.timezone
     out = console()
@@ -85,26 +92,17 @@ def track(app: AppContext, number: str, source: str | None, as_json: bool) -> No
                 )
             )
         elif report.new_estimated_delivery:
-            out.print(
-                plain(f"  estimate    {local_time(report.new_estimated_delivery, zone)}"),
-                soft_wrap=True,
-            )
+            out.print(plain(f"  estimate    {local_time(report.new_estimated_delivery, zone)}"))
         if report.new_events:
             out.print(plain(f"  {len(report.new_events)} new event(s):"))
             for event in report.new_events:
                 when = local_time(datetime.fromisoformat(event["occurred_at"]), zone)
                 where = f"  {event['location']}" if event["location"] else ""
-                out.print(
-                    plain(f"    {when}  {clean(event['description'])}{clean(where)}"),
-                    soft_wrap=True,
-                )
+                out.print(plain(f"    {when}  {clean(event['description'])}{clean(where)}"))
         elif report.outcome == "result":
             out.print(plain("  no new events"))
         if report.error:
-            out.print(
-                plain(f"  {report.outcome.replace('_', ' ')}: {clean(report.error)}"),
-                soft_wrap=True,
-            )
+            out.print(plain(f"  {report.outcome.replace('_', ' ')}: {clean(report.error)}"))
         if report.raised:
             out.print(plain(f"  attention raised: {', '.join(report.raised)}", "bold"))
         if report.cleared:
@@ -115,10 +113,9 @@ def track(app: AppContext, number: str, source: str | None, as_json: bool) -> No
         else:
             out.print(plain("  next poll   none (no more polling)"))
     for shipment_id in result.busy:
-        out.print(
-            plain(f"shipment {shipment_id}: being polled by another worker right now"),
-            soft_wrap=True,
-        )
+        out.print(plain(f"shipment {shipment_id}: being polled by another worker right now"))
+    if not answered:
+        raise OrderdeckError(f"no carrier answered for order {order_number}")
 
 
 def register(cli: click.Group) -> None:

@@ -15,8 +15,8 @@ from sqlmodel import SQLModel
 
 from store.engine import Store
 from store.migrate import open_store
-from store.settings import StoreSettings
 from store.models import AttentionItem, Order, Shipment, TrackingEvent
+from store.settings import StoreSettings
 from sync.sandbox import SandboxClock, SandboxServer
 from sync.settings import (
     AttentionSettings,
@@ -119,9 +119,7 @@ def sync_settings(
 
 def with_poll(settings: SyncSettings, **changes: Any) -> SyncSettings:
     poll = dataclasses.replace(settings.tracking.poll, **changes)
-    return dataclasses.replace(
-        settings, tracking=dataclasses.replace(settings.tracking, poll=poll)
-    )
+    return dataclasses.replace(settings, tracking=dataclasses.replace(settings.tracking, poll=poll))
 
 
 def add_order(store: Store, number: str, *, created_at: datetime = T0, **fields: Any) -> int:
@@ -184,7 +182,9 @@ def events(store: Store, shipment_id: int) -> list[TrackingEvent]:
         return rows
 
 
-def open_reasons(store: Store, shipment_id: int | None = None, order_id: int | None = None) -> set[str]:
+def open_reasons(
+    store: Store, shipment_id: int | None = None, order_id: int | None = None
+) -> set[str]:
     key = f"s:{shipment_id}" if shipment_id is not None else f"o:{order_id}"
     with store.read() as s:
         return set(

@@ -3,6 +3,7 @@ on clocks the tests move by hand."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +32,7 @@ def test_token_bucket_spaces_requests_at_the_rate() -> None:
     for _ in range(50):
         t.now += bucket.reserve()  # wait exactly as told, then send
         sent.append(t.now)
-    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
     assert min(gaps) == pytest.approx(0.1)
     assert max_in_window(sent, 1.0) == 10
 
@@ -107,15 +108,33 @@ WEEKDAYS = (0, 1, 2, 3, 4)
 @pytest.mark.parametrize(
     ("start", "days", "expected"),
     [
-        (datetime(2026, 11, 9, 10, tzinfo=UTC), 3, datetime(2026, 11, 12, 10, tzinfo=UTC)),  # Mon -> Thu
-        (datetime(2026, 11, 13, 10, tzinfo=UTC), 1, datetime(2026, 11, 16, 10, tzinfo=UTC)),  # Fri -> Mon
-        (datetime(2026, 11, 14, 10, tzinfo=UTC), 1, datetime(2026, 11, 16, 10, tzinfo=UTC)),  # Sat -> Mon
-        (datetime(2026, 11, 12, 10, tzinfo=UTC), 3, datetime(2026, 11, 17, 10, tzinfo=UTC)),  # Thu -> Tue
+        (
+            datetime(2026, 11, 9, 10, tzinfo=UTC),
+            3,
+            datetime(2026, 11, 12, 10, tzinfo=UTC),
+        ),  # Mon -> Thu
+        (
+            datetime(2026, 11, 13, 10, tzinfo=UTC),
+            1,
+            datetime(2026, 11, 16, 10, tzinfo=UTC),
+        ),  # Fri -> Mon
+        (
+            datetime(2026, 11, 14, 10, tzinfo=UTC),
+            1,
+            datetime(2026, 11, 16, 10, tzinfo=UTC),
+        ),  # Sat -> Mon
+        (
+            datetime(2026, 11, 12, 10, tzinfo=UTC),
+            3,
+            datetime(2026, 11, 17, 10, tzinfo=UTC),
+        ),  # Thu -> Tue
         (datetime(2026, 11, 12, 10, tzinfo=UTC), 0, datetime(2026, 11, 12, 10, tzinfo=UTC)),
     ],
 )
 def test_business_days(start: datetime, days: int, expected: datetime) -> None:
-    assert schedule.add_business_days(start, days, timezone="UTC", business_days=WEEKDAYS) == expected
+    assert (
+        schedule.add_business_days(start, days, timezone="UTC", business_days=WEEKDAYS) == expected
+    )
 
 
 def test_business_days_count_in_the_shops_zone() -> None:

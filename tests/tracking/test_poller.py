@@ -88,9 +88,13 @@ async def test_no_duplicate_events_over_repeated_polls(
         assert len(events(store, sid)) == count
         assert seen == []
         with store.read() as session:
-            hashes = session.execute(
-                sa.select(TrackingEvent.dedupe_hash).where(TrackingEvent.shipment_id == sid)  # type: ignore[arg-type]
-            ).scalars().all()
+            hashes = (
+                session.execute(
+                    sa.select(TrackingEvent.dedupe_hash).where(TrackingEvent.shipment_id == sid)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
         assert len(hashes) == len(set(hashes))
 
 
@@ -155,7 +159,9 @@ async def test_the_hook_hears_exactly_what_changed(
             await poll_at(p, clock, moment, [sid])
 
     def latest_id(upto: Any) -> int:
-        return max((e for e in events(store, sid) if e.occurred_at <= upto), key=lambda e: e.occurred_at).id  # type: ignore[return-value]
+        return max(
+            (e for e in events(store, sid) if e.occurred_at <= upto), key=lambda e: e.occurred_at
+        ).id  # type: ignore[return-value]
 
     def change(old: str | None, new: str, old_eta: Any, new_eta: Any, when: Any) -> ShipmentChange:
         return ShipmentChange(order_id, sid, when, old, new, old_eta, new_eta, latest_id(when))
@@ -237,15 +243,23 @@ async def test_two_pollers_never_poll_the_same_shipment(
 ) -> None:
     add_shipments(store, [f"SBDELIVERED{i}" for i in range(40)])
     settings = sync_settings(sandbox, batch_size=1)
-    async with Poller(store, settings, clock=clock, claim_size=7) as a, Poller(
-        store, settings, clock=clock, claim_size=7
-    ) as b:
+    async with (
+        Poller(store, settings, clock=clock, claim_size=7) as a,
+        Poller(store, settings, clock=clock, claim_size=7) as b,
+    ):
         first, second = await asyncio.gather(a.run_once(), b.run_once())
     assert first.claimed + second.claimed == 40
     assert first.polled + second.polled == 40
     assert sandbox.stats.numbers == 40
     with store.read() as s:
-        assert s.execute(sa.select(sa.func.count()).select_from(Shipment).where(Shipment.last_polled_at.is_(None))).scalar() == 0  # type: ignore[union-attr]
+        assert (
+            s.execute(
+                sa.select(sa.func.count())
+                .select_from(Shipment)
+                .where(Shipment.last_polled_at.is_(None))
+            ).scalar()
+            == 0
+        )  # type: ignore[union-attr]
 
 
 async def test_no_news_for_expire_days_expires(
@@ -279,7 +293,9 @@ async def test_the_board_summary_and_change_feed_follow(
         with store.read() as s:
             return int(
                 s.execute(
-                    sa.select(sa.func.count()).select_from(ChangeLog).where(ChangeLog.order_id == order_id)  # type: ignore[arg-type]
+                    sa.select(sa.func.count())
+                    .select_from(ChangeLog)
+                    .where(ChangeLog.order_id == order_id)  # type: ignore[arg-type]
                 ).scalar_one()
             )
 
@@ -345,7 +361,9 @@ async def test_stop_ends_a_pass_early_and_releases_what_it_held(
     assert counters.polled + counters.skipped + counters.failed == counters.claimed
     with store.read() as s:
         leased = s.execute(
-            sa.select(sa.func.count()).select_from(Shipment).where(Shipment.lease_owner.is_not(None))  # type: ignore[union-attr]
+            sa.select(sa.func.count())
+            .select_from(Shipment)
+            .where(Shipment.lease_owner.is_not(None))  # type: ignore[union-attr]
         ).scalar_one()
     assert leased == 0
     assert len(ids) == 30

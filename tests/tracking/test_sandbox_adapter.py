@@ -112,7 +112,9 @@ async def test_unknown_number_alone(sandbox: SandboxServer) -> None:
     assert isinstance(result.error, NotFound)
 
 
-async def test_returned_is_an_exception_with_the_return_as_substatus(sandbox: SandboxServer) -> None:
+async def test_returned_is_an_exception_with_the_return_as_substatus(
+    sandbox: SandboxServer,
+) -> None:
     story = sandbox.story("SBRETURNED1")
     a = adapter(sandbox)
     try:

@@ -51,7 +51,12 @@ def test_batch(sandbox: SandboxServer, client: httpx.Client) -> None:
     too_many = {"tracking_numbers": [f"N{i:05d}" for i in range(sandbox.max_batch + 1)]}
     assert client.post("/v1/track", json=too_many).status_code == 400
     assert client.post("/v1/track", json={"numbers": "x"}).status_code == 400
-    assert client.post("/v1/track", content=b"{nope", headers={"content-type": "application/json"}).status_code == 400
+    assert (
+        client.post(
+            "/v1/track", content=b"{nope", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
 
 
 def test_wrong_routes_and_methods(client: httpx.Client) -> None:
@@ -64,7 +69,10 @@ def test_wrong_routes_and_methods(client: httpx.Client) -> None:
 def test_the_clock_is_controlled_over_http(sandbox: SandboxServer, client: httpx.Client) -> None:
     assert client.get("/_sandbox/clock").json()["now"] == T0.isoformat()
     later = T0 + timedelta(days=2)
-    assert client.put("/_sandbox/clock", json={"now": later.isoformat()}).json()["now"] == later.isoformat()
+    assert (
+        client.put("/_sandbox/clock", json={"now": later.isoformat()}).json()["now"]
+        == later.isoformat()
+    )
     assert sandbox.clock.now() == later
     client.put("/_sandbox/clock", json={"advance_seconds": 3600})
     assert sandbox.clock.now() == later + timedelta(hours=1)
@@ -119,7 +127,9 @@ def test_timeouts_hang_then_close(sandbox: SandboxServer, client: httpx.Client) 
     assert sandbox.stats.answers["timeout"] == 1
 
 
-def test_latency_beyond_the_client_timeout_times_out(sandbox: SandboxServer, client: httpx.Client) -> None:
+def test_latency_beyond_the_client_timeout_times_out(
+    sandbox: SandboxServer, client: httpx.Client
+) -> None:
     sandbox.faults.update(latency_ms=5000)
     with pytest.raises(httpx.ReadTimeout):
         client.get("/v1/track/ABC123", timeout=0.2)
@@ -147,7 +157,9 @@ def test_malformed_bodies(sandbox: SandboxServer, client: httpx.Client) -> None:
     }
 
 
-def test_rate_limit_answers_429_with_retry_after(sandbox: SandboxServer, client: httpx.Client) -> None:
+def test_rate_limit_answers_429_with_retry_after(
+    sandbox: SandboxServer, client: httpx.Client
+) -> None:
     sandbox.faults.update(rate_limit=3)
     answers = [client.get("/v1/track/SBDELIVERED1") for _ in range(5)]
     assert [r.status_code for r in answers[:3]] == [200, 200, 200]
