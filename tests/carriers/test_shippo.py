@@ -209,3 +209,13 @@ def test_tokens() -> None:
         REQUEST_TOKENS["deutsche_post"] == "dhl_germany" and REQUEST_TOKENS["dhl"] == "dhl_express"
     )
     assert ShippoAdapter.covers == frozenset(TOKENS.values())
+
+
+async def test_mock_numbers_use_the_test_carrier_under_a_test_key() -> None:
+    assert KEY.startswith("shippo_test_")
+    body = track_object(carrier="shippo", tracking_number="SHIPPO_TRANSIT")
+    [result], sent = await run(
+        replies(Reply(200, body)), TrackRequest("SHIPPO_TRANSIT", carrier="usps")
+    )
+    assert sent[0].path == "/tracks/shippo/SHIPPO_TRANSIT"
+    assert result.status is S.IN_TRANSIT and result.carrier == "usps"
