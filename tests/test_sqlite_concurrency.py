@@ -74,7 +74,7 @@ def test_writers_and_reader_never_see_database_is_locked(sqlite_store: Store) ->
         ),
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
     assert outputs[2][0].split()[-1] == "1200"
