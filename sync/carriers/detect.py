@@ -314,7 +314,8 @@ def detect(text: str) -> Detection:
         if failed_checks:
             faults.insert(0, _check_fault(failed_checks))
         if not faults:
-            faults.append(f"matches no known format ({len(number)} characters)")
+            count = f"{len(number)} character{'s' if len(number) != 1 else ''}"
+            faults.append(f"matches no known format ({count})")
         return _invalid(text, number, "; ".join(faults))
 
     candidates = tuple(dict.fromkeys(c for fmt, m in fits for c in fmt.carriers_of(m)))

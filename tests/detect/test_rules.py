@@ -80,6 +80,7 @@ def test_characters_no_tracking_number_has_are_named(text: str, reason: str) -> 
         "tracking number",
         "NA",
         "1",
+        "4",
         "12345",
         "123456789",
         "1Z",
@@ -93,7 +94,8 @@ def test_characters_no_tracking_number_has_are_named(text: str, reason: str) -> 
 def test_noise_matches_no_known_format(text: str) -> None:
     d = detect(text)
     assert not d.valid
-    assert d.reason == f"matches no known format ({len(normalize(text))} characters)"
+    length = len(normalize(text))
+    assert d.reason == f"matches no known format ({length} character{'s' * (length != 1)})"
 
 
 @pytest.mark.parametrize("text", ["0" * 10, "0" * 12, "0" * 20, "000-000-000-000"])
