@@ -16,6 +16,7 @@ import httpx
 
 from sync.carriers.base import (
     BadResponse,
+    ConfigurationError,
     HttpAdapter,
     NormalizedEvent,
     RateLimited,
@@ -76,6 +77,12 @@ class AggregatorAdapter(HttpAdapter):
             ) from None
         if response.status_code in set(accept):
             return response
+        if response.status_code == 404:
+            # Every endpoint we call exists; a 404 we did not expect means base_url is wrong.
+            raise ConfigurationError(
+                f"{self.name}: {self.base_url}{path} does not exist (HTTP 404): "
+                f"check base_url in {self.section}"
+            )
         try:
             self.raise_for_status(response)
         except RateLimited as exc:

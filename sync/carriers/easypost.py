@@ -210,9 +210,9 @@ class EasyPostAdapter(AggregatorAdapter):
         if carrier:
             tracker["carrier"] = carrier
         response = await self.call(
-            "create", "POST", "/v2/trackers", json={"tracker": tracker}, accept=(400, 404, 422)
+            "create", "POST", "/v2/trackers", json={"tracker": tracker}, accept=(400, 422)
         )
-        if response.status_code in (400, 404, 422):
+        if response.status_code in (400, 422):
             error = self.body(response).get("error")
             message = text(obj(error).get("message"))
             return TrackResult(

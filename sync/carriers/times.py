@@ -59,7 +59,8 @@ def parse_time(
     """
     if not isinstance(value, str):
         return None
-    text = value.strip()
+    # "2024-05-02 14:34:00 +0800": no space before the offset, "T" between date and time.
+    text = re.sub(r"\s+(Z|[+-]\d{2}:?\d{2})$", r"\1", value.strip())
     if not text:
         return None
     parsed: datetime

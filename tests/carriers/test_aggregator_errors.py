@@ -116,3 +116,14 @@ def test_missing_key_is_a_configuration_error(adapter_cls: type) -> None:
 
     with pytest.raises(ConfigurationError, match=f"carriers.{adapter_cls.code}.*api_key"):
         adapter_cls(CarrierSettings(adapter_cls.code, {}))
+
+
+async def test_an_unexpected_404_points_at_base_url(adapter_cls: type) -> None:
+    from sync.carriers.base import ConfigurationError
+
+    if adapter_cls is ShippoAdapter:
+        pytest.skip("Shippo answers 404 for an unknown number: tested as not found")
+    with pytest.raises(
+        ConfigurationError, match=rf"HTTP 404.*base_url in \[carriers\.{adapter_cls.code}\]"
+    ):
+        await _track(adapter_cls, Reply(404, b"<h1>Not Found</h1>"))

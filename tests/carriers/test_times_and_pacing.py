@@ -48,6 +48,12 @@ def test_unreadable_times_are_none(value: object) -> None:
     assert parse_time(value) is None
 
 
+def test_a_space_before_the_offset() -> None:
+    parsed = parse_time("2024-05-02 14:34:00 +0800")
+    assert parsed is not None and parsed.utc_offset_minutes == 480
+    assert parsed.at == datetime(2024, 5, 2, 6, 34, tzinfo=UTC)
+
+
 def test_slashed_dates_are_read() -> None:
     assert parse_time("2024/05/02 09:05").at == datetime(2024, 5, 2, 9, 5, tzinfo=UTC)  # type: ignore[union-attr]
 
