@@ -82,6 +82,35 @@ def guard_apprise_logger() -> None:
         apprise_log.setLevel(logging.INFO)
 
 
+class SecretFilter(logging.Filter):
+    """Masks channel secrets in every record of the ``apprise`` logger: Apprise names
+    a rejected token in its warnings, and those reach the service's log."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            masked = mask_secrets(message, self.secrets)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+_SECRET_FILTER = SecretFilter()
+
+
+def protect(urls: list[str]) -> None:
+    """Mask the secrets of ``urls`` in anything Apprise logs from now on."""
+    apprise_log = logging.getLogger("apprise")
+    if _SECRET_FILTER not in apprise_log.filters:
+        apprise_log.addFilter(_SECRET_FILTER)
+    for url in urls:
+        _SECRET_FILTER.secrets.update(secret_values(url))
+
+
 def _result_dict(result: Any, secrets: list[str]) -> dict[str, Any]:
     """The per-service AppriseResult, JSON-ready, with secrets masked."""
     services = []
@@ -169,6 +198,7 @@ class Dispatcher:
         self._channels = {n: c for n, c in settings.channels.items() if c.enabled}
         self._secrets = {n: secret_values(c.url) for n, c in self._channels.items()}
         guard_apprise_logger()
+        protect([c.url for c in settings.channels.values()])
 
     async def _in_db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

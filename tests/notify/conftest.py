@@ -110,7 +110,7 @@ def twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
 
 
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
-TWILIO_TOKEN = "tw1l10-s3cret-t0ken-xyz"
+TWILIO_TOKEN = "5ec7e70ce5ec7e70ce5ec7e70ce5ec7e"
 
 
 def twilio_url() -> str:
@@ -136,9 +136,13 @@ def smtp() -> Iterator[Mailbox]:
             )
             return "250 OK"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        box.port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
     controller.start()
-    box.port = controller.server.sockets[0].getsockname()[1]
     yield box
     controller.stop()
 
