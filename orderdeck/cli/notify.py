@@ -43,9 +43,9 @@ def _order_id(app: AppContext, number: str) -> int:
     from store import queries
 
     with app.store().read() as session:
-        order = queries.find_order(session, number)
-    assert order.id is not None
-    return order.id
+        order_id = queries.find_order(session, number).id
+    assert order_id is not None
+    return order_id
 
 
 @click.group("notify")
