@@ -61,6 +61,7 @@ from sync.carriers.base import (
     TrackRequest,
     TrackResult,
 )
+from sync.carriers.detect import detect
 from sync.circuit import CLOSED, OPEN, CircuitBreaker, full_jitter
 from sync.clock import Clock, SystemClock, real_seconds
 from sync.providers import Providers
@@ -472,19 +473,18 @@ class Poller:
         carrier = row["carrier"]
         candidates: list[str] | None = None
         if carrier is None:
-            detection = _detect(row["tracking_number"])
-            candidates = _candidate_codes(detection)
-            if not getattr(detection, "valid", False):
+            detection = detect(row["tracking_number"])
+            candidates = list(detection.candidates)
+            if not detection.valid:
+                why = detection.reason or "it fits no carrier's format"
                 return Outcome(
                     row,
                     INVALID,
                     candidates=candidates,
-                    detail=(
-                        f"{row['tracking_number']} is not a tracking number of any carrier "
-                        "orderdeck knows (wrong length or check digit)"
-                    ),
+                    detail=f"{row['tracking_number']} is not a valid tracking number: {why}",
                 )
-            carrier = getattr(detection, "carrier", None)
+            if len(candidates) == 1:
+                carrier = candidates[0]
         choice = self.providers.choose(carrier, candidates or row["carrier_candidates"] or ())
         if choice.provider is None:
             return Outcome(
@@ -1012,26 +1012,6 @@ def _norm(number: str) -> str:
 
 def _connection_gone(exc: DBAPIError) -> bool:
     return bool(getattr(exc, "connection_invalidated", False))
-
-
-def _detect(number: str) -> Any:
-    from sync.carriers.detect import detect
-
-    return detect(number)
-
-
-def _candidate_codes(detection: Any) -> list[str]:
-    """Carrier codes from a detection's candidates (codes or objects naming one)."""
-    codes: list[str] = []
-    for candidate in getattr(detection, "candidates", None) or ():
-        code = (
-            candidate
-            if isinstance(candidate, str)
-            else (getattr(candidate, "carrier", None) or getattr(candidate, "code", None))
-        )
-        if code and code not in codes:
-            codes.append(str(code))
-    return codes
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:

@@ -174,9 +174,13 @@ async def test_a_dead_provider_does_not_hold_up_the_others(
         healthy.stop()
 
 
+# The two below are about time on the wire, not about the database: SQLite only.
+
+
 async def test_retry_after_is_honoured(
-    store: Store, sandbox: SandboxServer, clock: SandboxClock
+    sqlite_store: Store, sandbox: SandboxServer, clock: SandboxClock
 ) -> None:
+    store = sqlite_store
     add_shipments(store, [f"SBDELIVERED{i}" for i in range(5)])
     # We believe 50 a second is fine; the sandbox allows 2.
     settings = with_poll(
@@ -197,8 +201,9 @@ async def test_retry_after_is_honoured(
 
 
 async def test_the_rate_limit_is_never_exceeded(
-    store: Store, sandbox: SandboxServer, clock: SandboxClock
+    sqlite_store: Store, sandbox: SandboxServer, clock: SandboxClock
 ) -> None:
+    store = sqlite_store
     add_shipments(store, [f"SBDELIVERED{i}" for i in range(36)])
     settings = with_poll(sync_settings(sandbox, batch_size=1, rate_limit=20.0), concurrency=8)
     sandbox.faults.update(rate_limit=20, latency_ms=20)
