@@ -42,12 +42,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import OperationalError
 
 from notifiers.changes import Change
 from store import changes as change_feed
 from store import summary, upsert
 from store.engine import Store
+from store.errors import StoreError
 from store.heartbeat import new_worker_id
 from store.models import AttentionItem, CarrierState, Shipment
 from store.statuses import FINAL_STATUSES, AttentionReason
@@ -90,6 +91,10 @@ OnChanges = Callable[[Connection, list[Change]], None]
 
 #: Outcomes committed together in one transaction, at most.
 WRITE_GROUP = 200
+#: How long the writer waits for more outcomes while requests are in flight.
+WRITE_LINGER = 0.05
+#: Provider health is written when it changes, and its request count at least this often.
+HEALTH_EVERY = 5.0
 #: An auth-stopped provider is tried again after this long, in case the key was
 #: fixed on the provider's side; changing the configuration needs a restart anyway.
 AUTH_RECHECK_SECONDS = 900.0
@@ -159,6 +164,12 @@ class _Provider:
         #: Set whenever no probe is out (a half-open circuit's verdict is in).
         self.settled = asyncio.Event()
         self.settled.set()
+        #: Requests to this provider in flight at once: no more than its adapter
+        #: keeps connections for (a request waiting for a connection after its
+        #: rate-limit slot would leave late and bunch up with the next ones).
+        connections = getattr(self.adapter, "max_connections", None)
+        limit = poller_settings.concurrency
+        self.in_flight = asyncio.Semaphore(min(limit, connections) if connections else limit)
 
     def blocked(self) -> bool:
         """Nothing may be sent now (checked without taking a half-open probe)."""
@@ -171,7 +182,6 @@ class _Provider:
     def sent(self) -> None:
         with self._lock:
             self._unflushed_requests += 1
-            self.dirty = True
 
     def take_requests(self) -> int:
         with self._lock:
@@ -287,6 +297,7 @@ class Poller:
         self._semaphore: asyncio.Semaphore | None = None
         self._started = False
         self._wake: asyncio.Event | None = None
+        self._health_written = 0.0
 
     async def __aenter__(self) -> Poller:
         return self
@@ -515,18 +526,27 @@ class Poller:
             if batch is None:
                 return
             ps.backlog[code] -= len(batch.items)
-            # A slot first, then the verdict: what was in flight has told us how
-            # the provider is doing before this batch decides to go.
-            await self._semaphore.acquire()
+            # Slots first (the provider's own, then the poller's), then the verdict:
+            # what was in flight has told us how the provider is doing before this
+            # batch decides to go; the rate-limit slot comes last, so the request
+            # leaves the moment it is granted.
+            await provider.in_flight.acquire()
+            try:
+                await self._semaphore.acquire()
+            except BaseException:
+                provider.in_flight.release()
+                raise
             try:
                 go = await self._may_send(ps, provider)
                 if go:
                     await self.rate_limiter.acquire(code)
             except BaseException:
                 self._semaphore.release()
+                provider.in_flight.release()
                 raise
             if not go:
                 self._semaphore.release()
+                provider.in_flight.release()
                 self._finish(ps, batch, SKIPPED)
                 continue
             task = asyncio.create_task(self._send(ps, batch, queue))
@@ -592,17 +612,22 @@ class Poller:
                 return
             if provider.breaker.success():
                 log.info("%s answers again: circuit closed", provider.code)
+                provider.dirty = True
+            if provider.last_success_at is None:
+                provider.dirty = True
+            # Written with the next health flush (a change, or every HEALTH_EVERY seconds).
             provider.last_success_at = self.clock.now()
-            provider.dirty = True
             if provider.auth_error is not None:
                 provider.auth_error = None
                 provider.auth_failed_at = None
+                provider.dirty = True
             self._deliver(ps, batch, results)
         finally:
             if provider.breaker.probing:
                 provider.breaker.abandon()  # no verdict (429, credentials): let another try
             provider.settled.set()
             self._semaphore.release()
+            provider.in_flight.release()
 
     def _failed(self, ps: _Pass, batch: _Batch, queue: _ProviderQueue, message: str) -> None:
         provider = batch.provider
@@ -687,6 +712,10 @@ class Poller:
             first = await ps.write_queue.get()
             if first is None:
                 return
+            if ps.tasks and ps.write_queue.qsize() < WRITE_GROUP:
+                # More answers are on their way: one transaction for them all is far
+                # cheaper than one each, and a poll can wait a few milliseconds.
+                await asyncio.sleep(WRITE_LINGER)
             group = [first]
             while len(group) < WRITE_GROUP:
                 try:
@@ -699,7 +728,7 @@ class Poller:
                 group.append(item)
             try:
                 written = await asyncio.to_thread(self._write, group, ps.want_report)
-            except Exception:
+            except Exception:  # the store is down or locked: the leases lapse, all is retried
                 log.exception("storing %d poll results failed; their leases will lapse", len(group))
                 ps.counters.store_errors += 1
                 written = _Written()
@@ -735,79 +764,61 @@ class Poller:
         )
         try:
             written = self._write_group(group, ctx)
-        except DBAPIError:
-            if len(group) == 1:
-                raise
-            # One bad apple must not spoil the group: store them one by one.
-            log.warning(
-                "a group of %d poll results failed to commit; retrying one by one", len(group)
-            )
-            written = _Written(errors=1)
-            for outcome in group:
-                try:
-                    written.merge(self._write_group([outcome], ctx))
-                except DBAPIError:
-                    log.exception("storing the poll of shipment %s failed", outcome.shipment["id"])
-                    written.errors += 1
+        except (StoreError, OperationalError):
+            raise  # the store itself is in trouble: splitting the group would not help
+        except Exception as exc:
+            if len(group) > 1:
+                # One bad apple must not spoil the group: store them one by one.
+                log.warning("storing %d poll results failed (%s); one by one now", len(group), exc)
+                written = _Written()
+                for outcome in group:
+                    written.merge(self._write([outcome], want_report))
+            else:
+                self._store_failed(group[0], ctx, exc)
+                written = _Written(errors=1)
         written.seconds = time.perf_counter() - started
         return written
 
     def _write_group(self, group: list[Outcome], ctx: WriteContext) -> _Written:
         written = _Written()
-        touched: list[int] = []
         with self.store.write_connection() as conn:
-            for outcome in group:
-                sid = outcome.shipment["id"]
-                try:
-                    with conn.begin_nested():
-                        applied = tracking_writer.apply(conn, outcome, ctx)
-                        if applied.changes and self.on_changes is not None:
-                            self.on_changes(conn, applied.changes)
-                except tracking_writer.LeaseLost:
-                    log.info(
-                        "shipment %s: lease lost to another worker; its answer is dropped", sid
-                    )
-                    continue
-                except DBAPIError as exc:
-                    if _connection_gone(exc):
-                        raise
-                    self._store_failed(conn, outcome, ctx, exc)
-                    written.errors += 1
-                    continue
-                except Exception as exc:
-                    self._store_failed(conn, outcome, ctx, exc)
-                    written.errors += 1
-                    continue
-                written.add(applied)
-                if applied.visible:
-                    touched.append(outcome.shipment["order_id"])
-            if touched:
-                summary.refresh_orders(conn, touched, now=ctx.now)
-                change_feed.record(conn, "tracking", touched)
+            result = tracking_writer.write_group(conn, group, ctx)
+            changes = result.changes
+            if changes and self.on_changes is not None:
+                self.on_changes(conn, changes)
+            orders = result.visible_orders
+            if orders:
+                summary.refresh_orders(conn, orders, now=ctx.now)
+                change_feed.record(conn, "tracking", orders)
             flushed = self._write_health(conn)
         for provider, requests in flushed:
             provider.flushed(requests)
+        for sid in result.lost:
+            log.info("shipment %s: lease lost to another worker; its answer is dropped", sid)
+        for applied in result.applied:
+            written.add(applied)
         return written
 
-    def _store_failed(
-        self, conn: Connection, outcome: Outcome, ctx: WriteContext, exc: BaseException
-    ) -> None:
-        """The shipment's savepoint rolled back: note why and try it again later."""
+    def _store_failed(self, outcome: Outcome, ctx: WriteContext, exc: BaseException) -> None:
+        """Its transaction rolled back: note why on the shipment and try it again later."""
         sid = outcome.shipment["id"]
         log.error("storing the poll of shipment %s failed: %s", sid, exc, exc_info=exc)
         failures = int(outcome.shipment["poll_failures"] or 0) + 1
-        with conn.begin_nested():
-            conn.execute(
-                sa.update(_shipments)
-                .where(_shipments.c.id == sid, _shipments.c.lease_owner == ctx.owner)
-                .values(
-                    lease_owner=None,
-                    lease_until=None,
-                    poll_failures=failures,
-                    last_error=f"could not store the poll: {type(exc).__name__}: {exc}"[:500],
-                    next_poll_at=ctx.now + timedelta(minutes=min(240, 2**failures)),
+        try:
+            with self.store.write_connection() as conn:
+                conn.execute(
+                    sa.update(_shipments)
+                    .where(_shipments.c.id == sid, _shipments.c.lease_owner == ctx.owner)
+                    .values(
+                        lease_owner=None,
+                        lease_until=None,
+                        poll_failures=failures,
+                        last_error=f"could not store the poll: {type(exc).__name__}: {exc}"[:500],
+                        next_poll_at=ctx.now + timedelta(minutes=min(240, 2**failures)),
+                    )
                 )
-            )
+        except Exception:
+            log.exception("noting the failure on shipment %s failed too; its lease will lapse", sid)
 
     # --- database work (threads) -------------------------------------------------------
 
@@ -917,17 +928,23 @@ class Poller:
         ps.counters.attention_cleared += result.cleared
 
     def _flush_health(self) -> None:
-        if not any(p.dirty for p in self._providers.values()):
+        if not any(p.dirty or p.take_requests() for p in self._providers.values()):
             return
         with self.store.write_connection() as conn:
-            flushed = self._write_health(conn)
+            flushed = self._write_health(conn, force=True)
         for provider, requests in flushed:
             provider.flushed(requests)
 
-    def _write_health(self, conn: Connection) -> list[tuple[_Provider, int]]:
+    def _write_health(
+        self, conn: Connection, *, force: bool = False
+    ) -> list[tuple[_Provider, int]]:
+        """Write what changed in each provider's health (and, now and then, its request count)."""
         flushed = []
+        due = force or time.monotonic() - self._health_written >= HEALTH_EVERY
+        if due:
+            self._health_written = time.monotonic()
         for code, p in self._providers.items():
-            if not p.dirty:
+            if not (p.dirty or (due and p.take_requests())):
                 continue
             p.dirty = False
             requests = p.take_requests()
@@ -1008,10 +1025,6 @@ class _Written:
 
 def _norm(number: str) -> str:
     return "".join(number.split()).replace("-", "").upper()
-
-
-def _connection_gone(exc: DBAPIError) -> bool:
-    return bool(getattr(exc, "connection_invalidated", False))
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:

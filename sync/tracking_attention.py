@@ -14,7 +14,7 @@ expired) count calendar days.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,79 +130,62 @@ def shipment_reasons(facts: Facts, settings: SyncSettings, now: datetime) -> dic
 
 
 @dataclass
-class Reconciled:
-    raised: list[AttentionRaised]
-    cleared: list[str]
-    #: The shipment's most urgent open reason and since when, after the change.
-    top: tuple[str, datetime] | None
+class Decision:
+    """What to do with one shipment's (or order's) attention items."""
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.raised or self.cleared)
+    raise_: dict[str, Reason]
+    clear: list[str]
+
+    def top_after(
+        self, open_items: dict[str, datetime], now: datetime
+    ) -> tuple[str, datetime] | None:
+        """The most urgent open reason, and since when, once this is done."""
+        after = {r: at for r, at in open_items.items() if r not in self.clear}
+        after.update(dict.fromkeys(self.raise_, now))
+        if not after:
+            return None
+        return min(after.items(), key=lambda kv: (ATTENTION_PRIORITY.get(kv[0], 99), kv[1]))
 
 
-def reconcile(
-    conn: Connection,
-    *,
-    order_id: int,
-    shipment_id: int | None,
+def decide(
+    open_items: dict[str, datetime],
     wanted: dict[str, Reason],
     managed: Iterable[str],
-    now: datetime,
-) -> Reconciled:
-    """Raise what is ``wanted`` and missing; clear what is open, ``managed`` and unwanted."""
-    key = attention.key_for(shipment_id=shipment_id, order_id=order_id)
+    resolved_by_person: Callable[[str, datetime], bool],
+) -> Decision:
+    """Raise what is ``wanted`` (and ``managed``) and not open, unless a person
+    resolved it since its condition began; clear what is open, managed, unwanted."""
     managed = set(managed)
-    open_items = {
-        row.reason: row.raised_at
-        for row in conn.execute(
-            sa.select(_items.c.reason, _items.c.raised_at).where(
-                _items.c.key == key, _items.c.resolved_at.is_(None)
-            )
-        )
+    raise_ = {
+        reason: why
+        for reason, why in wanted.items()
+        if reason in managed
+        and reason not in open_items
+        and not resolved_by_person(reason, why.since)
     }
-    raised: list[AttentionRaised] = []
-    for reason, why in wanted.items():
-        if (
-            reason not in managed
-            or reason in open_items
-            or _resolved_by_person(conn, key, reason, why.since)
-        ):
-            continue
-        item_id = attention.raise_item(
-            conn,
-            order_id=order_id,
-            shipment_id=shipment_id,
-            reason=reason,
-            detail=why.detail,
-            now=now,
-        )
-        if item_id is not None:
-            open_items[reason] = now
-            raised.append(
-                AttentionRaised(
-                    order_id=order_id,
-                    reason=reason,
-                    at=now,
-                    shipment_id=shipment_id,
-                    detail=why.detail,
-                    attention_item_id=item_id,
-                )
+    clear = sorted(r for r in open_items if r in managed and r not in wanted)
+    return Decision(raise_, clear)
+
+
+def open_items_for(conn: Connection, keys: Iterable[str]) -> dict[str, dict[str, datetime]]:
+    """key -> {reason: raised_at} of the open items of those keys, in one query."""
+    found: dict[str, dict[str, datetime]] = {}
+    keys = list(keys)
+    for start in range(0, len(keys), 500):
+        rows = conn.execute(
+            sa.select(_items.c.key, _items.c.reason, _items.c.raised_at).where(
+                # Naming every reason lets the (reason, key) index of open items answer.
+                _items.c.reason.in_([r.value for r in AttentionReason]),
+                _items.c.key.in_(keys[start : start + 500]),
+                _items.c.resolved_at.is_(None),
             )
-    gone = sorted(r for r in open_items if r in managed and r not in wanted)
-    if gone:
-        attention.clear(conn, key=key, reasons=gone, now=now, by=MACHINE)
-        for reason in gone:
-            del open_items[reason]
-    top = (
-        min(open_items.items(), key=lambda kv: (ATTENTION_PRIORITY.get(kv[0], 99), kv[1]))
-        if open_items
-        else None
-    )
-    return Reconciled(raised=raised, cleared=gone, top=top)
+        )
+        for key, reason, raised_at in rows:
+            found.setdefault(key, {})[reason] = raised_at
+    return found
 
 
-def _resolved_by_person(conn: Connection, key: str, reason: str, since: datetime) -> bool:
+def resolved_by_person(conn: Connection, key: str, reason: str, since: datetime) -> bool:
     row = conn.execute(
         sa.select(_items.c.id)
         .where(
@@ -266,7 +249,7 @@ def sweep_unfulfilled(conn: Connection, settings: SyncSettings, now: datetime) -
         if now < due:
             continue
         key = attention.key_for(order_id=order_id)
-        if _resolved_by_person(conn, key, R.UNFULFILLED, due):
+        if resolved_by_person(conn, key, R.UNFULFILLED, due):
             continue
         detail = f"ordered {_day(created_at)}, no tracking number yet"
         item_id = attention.raise_item(

@@ -25,6 +25,7 @@ from sync.carriers.base import (
     TrackResult,
     map_status,
 )
+from sync.carriers.pooling import ExclusiveConnections
 from sync.settings import CarrierSettings
 
 S = ShipmentStatus
@@ -65,6 +66,8 @@ class SandboxAdapter(HttpAdapter):
     batch_size = 10
     covers = frozenset({"sandbox"})
     default_base_url = "http://127.0.0.1:8765"
+    #: Requests in flight at once, each on a connection of its own.
+    max_connections = 16
 
     def __init__(
         self,
@@ -73,7 +76,11 @@ class SandboxAdapter(HttpAdapter):
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(settings, timeout=timeout, transport=transport)
+        super().__init__(
+            settings,
+            timeout=timeout,
+            transport=transport or ExclusiveConnections(type(self).max_connections),
+        )
         batch = settings.options.get("batch_size", type(self).batch_size)
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
             raise ConfigurationError(

@@ -52,6 +52,30 @@ def test_an_idle_bucket_does_not_save_up_beyond_its_burst() -> None:
     assert bucket.reserve() == pytest.approx(0.1)
 
 
+def test_a_late_sender_catches_up_but_never_beyond_the_cap() -> None:
+    t = FakeTime()
+    bucket = TokenBucket(10.0, burst=3, per_second=10, monotonic=t)
+    sent = []
+    for i in range(60):
+        t.now += bucket.reserve()
+        sent.append(t.now)
+        if i % 7 == 0:
+            t.now += 0.15  # the sender was busy for a moment
+    assert max_in_window(sent, 1.0) <= 10
+    # The slots missed while busy were mostly made up: about 10 a second overall.
+    assert (len(sent) - 1) / (sent[-1] - sent[0]) > 9.5
+
+
+def test_the_cap_holds_with_a_large_burst() -> None:
+    t = FakeTime()
+    bucket = TokenBucket(10.0, burst=50, per_second=10, monotonic=t)
+    sent = []
+    for _ in range(40):
+        t.now += bucket.reserve()
+        sent.append(t.now)
+    assert max_in_window(sent, 1.0) == 10
+
+
 def test_pause_holds_every_request() -> None:
     t = FakeTime()
     bucket = TokenBucket(100.0, monotonic=t)
@@ -64,7 +88,12 @@ def test_local_limiter_keeps_headroom_per_provider() -> None:
     t = FakeTime()
     limiter = LocalRateLimiter({"a": 100.0, "b": 1.0}, headroom=0.1, monotonic=t)
     assert limiter.bucket("a").rate == pytest.approx(90.0)
+    assert limiter.bucket("a").per_second == 90
     assert limiter.bucket("b").rate == pytest.approx(0.9)
+    assert limiter.bucket("b").per_second is None
+    # A third of the headroom may be burst; slow providers get none.
+    assert limiter.bucket("a").tolerance == pytest.approx(2 / 90)
+    assert limiter.bucket("b").tolerance == 0
     with pytest.raises(KeyError, match="no rate limit"):
         limiter.bucket("c")
     with pytest.raises(ValueError):
