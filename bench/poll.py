@@ -40,6 +40,7 @@ from store.models import Order, Shipment, TrackingEvent  # noqa: E402
 from store.settings import StoreSettings  # noqa: E402
 from store.types import utcnow  # noqa: E402
 from sync.poller import Poller  # noqa: E402
+from sync.runtime import tune_for_service  # noqa: E402
 from sync.sandbox.faults import max_in_window  # noqa: E402
 from sync.settings import CarrierSettings, PollSettings, SyncSettings, TrackingSettings  # noqa: E402
 
@@ -161,6 +162,7 @@ async def poll(
         tracking=TrackingSettings(carriers=carriers, poll=PollSettings(concurrency=concurrency))
     )
     async with Poller(store, settings) as poller:
+        tune_for_service()  # as Poller.run() does for the service
         cpu, wall = time.process_time(), time.perf_counter()
         counters = await poller.run_once()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -67,6 +67,7 @@ from sync.circuit import CLOSED, OPEN, CircuitBreaker, full_jitter
 from sync.clock import Clock, SystemClock, real_seconds
 from sync.providers import Providers
 from sync.ratelimit import LocalRateLimiter, RateLimiter
+from sync.runtime import tune_for_service
 from sync.settings import SyncSettings
 from sync.tracking_writer import (
     FAILED,
@@ -322,7 +323,12 @@ class Poller:
     async def run(
         self, stop: asyncio.Event, *, max_idle: float = 30.0, min_idle: float = 0.5
     ) -> None:
-        """Poll until ``stop`` is set, sleeping until the next shipment falls due."""
+        """Poll until ``stop`` is set, sleeping until the next shipment falls due.
+
+        Being the long-running loop, it tunes the process's garbage collector for
+        a service once (:func:`sync.runtime.tune_for_service`).
+        """
+        tune_for_service()
         self._wake = asyncio.Event()
         while not stop.is_set():
             try:
@@ -379,13 +385,15 @@ class Poller:
                 self._plan(rows, ps)
             else:
                 await asyncio.to_thread(self._adopt_unscheduled, pass_start)
+                exhausted = False
                 while not ps.aborting:
-                    room = self._room(ps)
+                    room = 0 if exhausted else self._room(ps)
                     rows = []
                     if room > 0:
-                        rows = await asyncio.to_thread(
-                            self._claim_due, room, self._excluded(ps), pass_start
-                        )
+                        excluded = self._excluded(ps)
+                        rows = await asyncio.to_thread(self._claim_due, room, excluded, pass_start)
+                        # Fewer than asked, with nobody held back: nothing else is due.
+                        exhausted = len(rows) < room and not excluded
                     fresh = [r for r in rows if r["id"] not in ps.seen]
                     if len(fresh) < len(rows):
                         # Skipped earlier in this pass (a paused provider) and due again:
@@ -439,7 +447,11 @@ class Poller:
         ps.progress.set()
 
     def _room(self, ps: _Pass) -> int:
+        """How many to claim now: nothing until the backlog fell to half the ceiling,
+        then a good page, so claims (write transactions) stay few and large."""
         ceiling = max(self.claim_size, self.poll_settings.concurrency * 50)
+        if ps.outstanding > ceiling // 2:
+            return 0
         return min(self.claim_size, ceiling - ps.outstanding)
 
     def _excluded(self, ps: _Pass) -> list[str]:

@@ -185,10 +185,14 @@ def open_items_for(conn: Connection, keys: Iterable[str]) -> dict[str, dict[str,
     return found
 
 
-def resolved_by_person(conn: Connection, key: str, reason: str, since: datetime) -> bool:
+def resolved_by_person(
+    conn: Connection, order_id: int, key: str, reason: str, since: datetime
+) -> bool:
+    """Did a person resolve this reason for ``key`` at or after ``since``?"""
     row = conn.execute(
         sa.select(_items.c.id)
         .where(
+            _items.c.order_id == order_id,  # the indexed way in: an order has few items
             _items.c.key == key,
             _items.c.reason == reason,
             _items.c.resolved_at.is_not(None),
@@ -249,7 +253,7 @@ def sweep_unfulfilled(conn: Connection, settings: SyncSettings, now: datetime) -
         if now < due:
             continue
         key = attention.key_for(order_id=order_id)
-        if resolved_by_person(conn, key, R.UNFULFILLED, due):
+        if resolved_by_person(conn, order_id, key, R.UNFULFILLED, due):
             continue
         detail = f"ordered {_day(created_at)}, no tracking number yet"
         item_id = attention.raise_item(

@@ -233,8 +233,13 @@ def write_group(conn: Connection, outcomes: list[Outcome], ctx: WriteContext) ->
             continue
         items = open_items.get(keys[sid], {})
 
-        def by_person(reason: str, since: datetime, key: str = keys[sid]) -> bool:
-            return resolved_by_person(conn, key, reason, since)
+        def by_person(
+            reason: str,
+            since: datetime,
+            key: str = keys[sid],
+            oid: int = outcome.shipment["order_id"],
+        ) -> bool:
+            return resolved_by_person(conn, oid, key, reason, since)
 
         if outcome.kind == RESULT:
             assert outcome.result is not None
