@@ -119,8 +119,9 @@ class PollCounters:
     attention_raised: int = 0
     attention_cleared: int = 0
     store_errors: int = 0
-    #: Seconds spent in store transactions (in the writer's thread).
+    #: Seconds spent in store transactions (in the writer's thread), and its CPU seconds.
     store_seconds: float = 0.0
+    store_cpu_seconds: float = 0.0
 
     def add(self, other: PollCounters) -> None:
         for name, value in asdict(other).items():
@@ -129,6 +130,7 @@ class PollCounters:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["store_seconds"] = round(self.store_seconds, 3)
+        data["store_cpu_seconds"] = round(self.store_cpu_seconds, 3)
         return data
 
 
@@ -763,10 +765,11 @@ class Poller:
         c.attention_cleared += written.cleared
         c.store_errors += written.errors
         c.store_seconds += written.seconds
+        c.store_cpu_seconds += written.cpu_seconds
         ps.reports.extend(written.reports)
 
     def _write(self, group: list[Outcome], want_report: bool) -> _Written:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         ctx = WriteContext(
             settings=self.settings,
             now=self.clock.now(),
@@ -789,6 +792,7 @@ class Poller:
                 self._store_failed(group[0], ctx, exc)
                 written = _Written(errors=1)
         written.seconds = time.perf_counter() - started
+        written.cpu_seconds = time.thread_time() - cpu
         return written
 
     def _write_group(self, group: list[Outcome], ctx: WriteContext) -> _Written:
@@ -1016,6 +1020,7 @@ class _Written:
     cleared: int = 0
     errors: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     reports: list[ShipmentReport] = field(default_factory=list)
 
     def add(self, applied: tracking_writer.Applied) -> None:
