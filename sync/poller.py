@@ -46,13 +46,12 @@ from sqlalchemy.exc import OperationalError
 
 from notifiers.changes import Change
 from store import changes as change_feed
-from store import summary, upsert
+from store import summary
 from store.engine import Store
 from store.errors import StoreError
 from store.heartbeat import new_worker_id
 from store.models import AttentionItem, CarrierState, Shipment
-from store.statuses import FINAL_STATUSES, AttentionReason
-from sync import tracking_attention, tracking_writer
+from sync import leases, tracking_attention, tracking_writer
 from sync.carriers.base import (
     AuthError,
     ConfigurationError,
@@ -65,7 +64,7 @@ from sync.carriers.base import (
 from sync.carriers.detect import detect
 from sync.circuit import CLOSED, OPEN, CircuitBreaker, full_jitter
 from sync.clock import Clock, SystemClock, real_seconds
-from sync.providers import Providers
+from sync.providers import Providers, record_health
 from sync.ratelimit import LocalRateLimiter, RateLimiter
 from sync.runtime import tune_for_service
 from sync.settings import SyncSettings
@@ -76,7 +75,6 @@ from sync.tracking_writer import (
     NOT_FOUND,
     RESULT,
     SKIPPED,
-    SNAPSHOT,
     Outcome,
     ShipmentReport,
     WriteContext,
@@ -844,92 +842,42 @@ class Poller:
         now = self.clock.now()
         with self.store.write_connection() as conn:
             for code in self._providers:
-                self._upsert_state(
-                    conn, code, auth_error=None, circuit=CLOSED, consecutive_failures=0
-                )
+                record_health(conn, code, auth_error=None, circuit=CLOSED, consecutive_failures=0)
             for code, problem in self.providers.broken.items():
-                self._upsert_state(
-                    conn, code, auth_error=problem, last_error=problem, last_error_at=now
-                )
-            no_provider = sa.select(_items.c.shipment_id).where(
-                _items.c.reason == AttentionReason.NO_PROVIDER,
-                _items.c.resolved_at.is_(None),
-                _items.c.shipment_id.is_not(None),
-            )
-            conn.execute(
-                sa.update(_shipments)
-                .where(_shipments.c.id.in_(no_provider), _shipments.c.next_poll_at > now)
-                .values(next_poll_at=now)
-            )
+                record_health(conn, code, auth_error=problem, last_error=problem, last_error_at=now)
+            leases.recheck_no_provider(conn, now)
 
     def _adopt_unscheduled(self, now: datetime) -> None:
-        """A live shipment nobody scheduled (never polled, no next poll) is due now."""
         with self.store.write_connection() as conn:
-            conn.execute(
-                sa.update(_shipments)
-                .where(
-                    _shipments.c.next_poll_at.is_(None),
-                    _shipments.c.last_polled_at.is_(None),
-                    _shipments.c.status.not_in([s.value for s in FINAL_STATUSES]),
-                )
-                .values(next_poll_at=now)
-            )
+            leases.adopt_unscheduled(conn, now)
 
     def _claim_due(
         self, limit: int, excluded: list[str], due_before: datetime
     ) -> list[dict[str, Any]]:
-        now = self.clock.now()
-        conditions = [
-            _shipments.c.next_poll_at.is_not(None),
-            _shipments.c.next_poll_at <= due_before,
-            sa.or_(_shipments.c.lease_until.is_(None), _shipments.c.lease_until < now),
-        ]
-        if excluded:
-            conditions.append(
-                sa.or_(_shipments.c.provider.is_(None), _shipments.c.provider.not_in(excluded))
+        with self.store.write_connection() as conn:
+            return leases.claim_due(
+                conn,
+                owner=self.worker_id,
+                now=self.clock.now(),
+                lease=timedelta(seconds=self.poll_settings.lease_seconds),
+                limit=limit,
+                due_before=due_before,
+                excluded_providers=excluded,
             )
-        pick = (
-            sa.select(_shipments.c.id)
-            .where(*conditions)
-            .order_by(_shipments.c.next_poll_at, _shipments.c.id)
-            .limit(limit)
-        )
-        return self._lease(pick, now)
 
     def _claim_ids(self, ids: list[int]) -> tuple[list[dict[str, Any]], list[int]]:
-        now = self.clock.now()
-        pick = sa.select(_shipments.c.id).where(
-            _shipments.c.id.in_(ids),
-            sa.or_(
-                _shipments.c.lease_until.is_(None),
-                _shipments.c.lease_until < now,
-                _shipments.c.lease_owner == self.worker_id,
-            ),
-        )
-        rows = self._lease(pick, now)
-        got = {r["id"] for r in rows}
-        return rows, [i for i in ids if i not in got]
-
-    def _lease(self, pick: Any, now: datetime) -> list[dict[str, Any]]:
-        until = now + timedelta(seconds=self.poll_settings.lease_seconds)
         with self.store.write_connection() as conn:
-            if conn.dialect.name == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            stmt = (
-                sa.update(_shipments)
-                .where(_shipments.c.id.in_(pick.scalar_subquery()))
-                .values(lease_owner=self.worker_id, lease_until=until)
-                .returning(*[_shipments.c[name] for name in SNAPSHOT])
+            return leases.claim_ids(
+                conn,
+                ids,
+                owner=self.worker_id,
+                now=self.clock.now(),
+                lease=timedelta(seconds=self.poll_settings.lease_seconds),
             )
-            return [dict(row) for row in conn.execute(stmt).mappings()]
 
     def _release(self, ids: list[int]) -> None:
         with self.store.write_connection() as conn:
-            conn.execute(
-                sa.update(_shipments)
-                .where(_shipments.c.id.in_(ids), _shipments.c.lease_owner == self.worker_id)
-                .values(lease_owner=None, lease_until=None)
-            )
+            leases.release(conn, ids, owner=self.worker_id)
 
     def _sweep(self, ps: _Pass) -> None:
         with self.store.write_connection() as conn:
@@ -964,7 +912,7 @@ class Poller:
                 continue
             p.dirty = False
             requests = p.take_requests()
-            self._upsert_state(
+            record_health(
                 conn,
                 code,
                 circuit=p.breaker.state,
@@ -979,27 +927,11 @@ class Poller:
             flushed.append((p, requests))
         return flushed
 
-    def _upsert_state(
-        self, conn: Connection, code: str, *, requests_delta: int = 0, **values: Any
-    ) -> None:
-        row = {"carrier": code, "requests": requests_delta, **values}
-        stmt = upsert.insert(conn, _carrier_state).values(**row)
-        updates: dict[str, Any] = {k: stmt.excluded[k] for k in values}
-        updates["requests"] = _carrier_state.c.requests + requests_delta
-        conn.execute(
-            stmt.on_conflict_do_update(index_elements=[_carrier_state.c.carrier], set_=updates)
-        )
-
     def _idle_seconds(self, max_idle: float) -> float:
         """Real seconds until the next shipment falls due (or a paused provider may be probed)."""
         now = self.clock.now()
         with self.store.read_connection() as conn:
-            next_due = conn.execute(
-                sa.select(sa.func.min(_shipments.c.next_poll_at)).where(
-                    _shipments.c.next_poll_at.is_not(None),
-                    sa.or_(_shipments.c.lease_until.is_(None), _shipments.c.lease_until < now),
-                )
-            ).scalar()
+            next_due = leases.next_due(conn, now)
         if next_due is None:
             return max_idle
         if next_due > now:

@@ -14,13 +14,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy.engine import Connection
+
+from store import upsert
+from store.models import CarrierState
 from sync.carriers import registry
 from sync.carriers.base import CarrierAdapter
 from sync.carriers.names import carrier_name
 from sync.settings import TrackingSettings
 
 log = logging.getLogger("orderdeck.poller")
+
+_carrier_state = CarrierState.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -116,3 +123,15 @@ class Providers:
                 await adapter.aclose()
             except Exception as exc:  # closing must not hide the real outcome
                 log.debug("closing %s failed: %s", code, exc)
+
+
+def record_health(conn: Connection, code: str, *, requests_delta: int = 0, **values: Any) -> None:
+    """Upsert a provider's row of ``carrier_state`` (what ``orderdeck status`` shows):
+    ``values`` are columns to set, ``requests_delta`` is added to its request count."""
+    row = {"carrier": code, "requests": requests_delta, **values}
+    stmt = upsert.insert(conn, _carrier_state).values(**row)
+    updates: dict[str, Any] = {k: stmt.excluded[k] for k in values}
+    updates["requests"] = _carrier_state.c.requests + requests_delta
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=[_carrier_state.c.carrier], set_=updates)
+    )
