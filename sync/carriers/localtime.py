@@ -74,6 +74,16 @@ _MX = {
     "NAY": "America/Mazatlan", "QR": "America/Cancun", "ROO": "America/Cancun",
 }  # fmt: skip
 
+#: Countries whose other zones cover a small, outlying part (Büsingen, the
+#: Canaries, the Azores, Xinjiang, the Chathams...): the mainland zone.
+_PRINCIPAL = {
+    "DE": "Europe/Berlin", "ES": "Europe/Madrid", "PT": "Europe/Lisbon",
+    "CN": "Asia/Shanghai", "NZ": "Pacific/Auckland", "CL": "America/Santiago",
+    "EC": "America/Guayaquil", "UA": "Europe/Kyiv", "MY": "Asia/Kuala_Lumpur",
+    "AR": "America/Argentina/Buenos_Aires", "UZ": "Asia/Tashkent", "CY": "Asia/Nicosia",
+    "DK": "Europe/Copenhagen", "NO": "Europe/Oslo", "GB": "Europe/London",
+}  # fmt: skip
+
 #: Multi-zone countries: region table, and the zone used when the region is
 #: not in it (None: no safe single answer).
 _REGIONS: dict[str, tuple[dict[str, str], str | None]] = {
@@ -118,6 +128,8 @@ def zone_for(country: str | None, region: str | None = None) -> ZoneInfo | None:
     if country in _REGIONS:
         table, fallback = _REGIONS[country]
         name = table.get((region or "").strip().upper(), fallback)
+    elif country in _PRINCIPAL:
+        name = _PRINCIPAL[country]
     else:
         zones = _country_zones().get(country, ())
         if len(zones) == 1:
