@@ -148,7 +148,11 @@ class UpsAdapter(OAuthAdapter):
         current = package.get("currentStatus")
         status = None
         substatus = None
-        if isinstance(current, Mapping) and text(current.get("type") or current.get("code")):
+        # Trust the current status only when it names a type or a code we know;
+        # otherwise the newest activity decides.
+        if isinstance(current, Mapping) and (
+            text(current.get("type")) or text(current.get("code")).upper() in ACTIVITY_CODES
+        ):
             status = self.map_activity(current)
             substatus = text(current.get("description") or current.get("simplifiedTextDescription"))
         returned = any(

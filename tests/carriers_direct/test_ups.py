@@ -251,3 +251,13 @@ async def test_explicit_gmt_offset_with_local_time(server: Loopback, build: Any)
         2024, 1, 10, 10, 15, tzinfo=timezone(timedelta(hours=5, minutes=30))
     )
     assert event.utc_offset_minutes == 330
+
+
+async def test_a_current_status_without_a_known_type_defers_to_the_newest_activity(
+    server: Loopback, build: Any
+) -> None:
+    current = {"code": "SR", "description": "Your package was released by the customs agency."}
+    serve(server, p.ups_body(N, [p.ups_activity("I", "DP")], current=current))
+    result = await one(build(UpsAdapter))
+    assert result.status is None
+    assert result.current_status is S.IN_TRANSIT
