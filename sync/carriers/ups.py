@@ -18,8 +18,8 @@ kept); without them the local time is read in the zone of the activity's
 country and state (:mod:`sync.carriers.localtime`), else UTC.
 
 Estimated delivery: ``deliveryDate`` type RDD (rescheduled) over SDD
-(scheduled); a date without a time window means "by the end of that day" in
-the destination's zone. UPS publishes no numeric rate limit for Track: the
+(scheduled), and the SDD a reschedule replaced as the original estimate; a date
+without a time window means "by the end of that day" in the destination's zone. UPS publishes no numeric rate limit for Track: the
 default is 5 requests/s and a 429 without ``Retry-After`` waits 60 s.
 """
 
@@ -170,6 +170,7 @@ class UpsAdapter(OAuthAdapter):
             status=status,
             substatus=substatus or None,
             estimated_delivery=self.estimated_delivery(package),
+            original_estimated_delivery=self.estimated_delivery(package, original=True),
             carrier="ups",
             returned=bool(returned),
         )
@@ -227,12 +228,19 @@ class UpsAdapter(OAuthAdapter):
             return local.replace(tzinfo=timezone(timedelta(minutes=offset))), offset
         return localize(local, country, region)
 
-    def estimated_delivery(self, package: Mapping[str, Any]) -> datetime | None:
+    def estimated_delivery(
+        self, package: Mapping[str, Any], *, original: bool = False
+    ) -> datetime | None:
+        """RDD (rescheduled) over SDD (scheduled); with ``original``, the SDD a
+        reschedule replaced (None when there was no reschedule)."""
         dates = {
             text(d.get("type")).upper(): text(d.get("date"))
             for d in items(package.get("deliveryDate"))
         }
-        raw = dates.get("RDD") or dates.get("SDD")
+        if original:
+            raw = dates.get("SDD") if dates.get("RDD") else None
+        else:
+            raw = dates.get("RDD") or dates.get("SDD")
         day = _ymd(raw)
         if day is None:
             return None
@@ -251,12 +259,17 @@ class UpsAdapter(OAuthAdapter):
                 text(destination.get("stateProvince")),
             )
         window = package.get("deliveryTime")
-        if isinstance(window, Mapping) and text(window.get("type")).upper() in {
-            "EDW",
-            "CDW",
-            "IDW",
-            "CMT",
-        }:
+        if (
+            not original
+            and isinstance(window, Mapping)
+            and text(window.get("type")).upper()
+            in {
+                "EDW",
+                "CDW",
+                "IDW",
+                "CMT",
+            }
+        ):
             end = _hms(window.get("endTime"))
             if end is not None:
                 return datetime.combine(day, end, tzinfo=zone or UTC)

@@ -189,6 +189,9 @@ async def test_estimated_delivery_and_its_revision(server: Loopback, build: Any)
     )
     revised = await one(adapter)
     assert revised.estimated_delivery == datetime(2024, 1, 18, 18, 0, tzinfo=seattle)
+    # The schedule the reschedule replaced is the original estimate.
+    assert revised.original_estimated_delivery == datetime(2024, 1, 16, 23, 59, 59, tzinfo=seattle)
+    assert first.original_estimated_delivery is None
 
 
 async def test_time_prefers_the_gmt_fields_and_keeps_the_offset(
