@@ -24,10 +24,13 @@ from sync.settings import CarrierSettings, SyncSettings, TrackingSettings
 from tests.carriers_direct import payloads as p
 from tests.carriers_direct.loopback import API_KEY, CLIENT_ID, CLIENT_SECRET, Loopback, Reply
 
+#: Scan times are recent (the poller expires parcels silent for weeks) and the
+#: same on both polls, to the second.
+NOW = utcnow().replace(microsecond=0)
+
 
 def ago(hours: float) -> Any:
-    """A scan this many hours ago (the poller expires parcels silent for weeks)."""
-    return utcnow() - timedelta(hours=hours)
+    return NOW - timedelta(hours=hours)
 
 
 def ups(number: str, eta: Any) -> Any:
@@ -103,7 +106,7 @@ async def test_one_poll_through_the_real_poller(
         options.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     else:
         options["api_key"] = API_KEY
-    first_eta = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    first_eta = NOW + timedelta(days=3)
     revised_eta = first_eta + timedelta(days=2)
     server.on(method, path, Reply(200, body(number, first_eta)))
     shipment_id = add_shipment(store, carrier, number)
