@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,7 +100,9 @@ AUTH_RECHECK_SECONDS = 900.0
 
 
 @dataclass
-class PollCounters:
+class PollCounters(Mapping[str, float]):
+    """What a pass did; also a read-only mapping (``dict(counters)``) for heartbeats."""
+
     claimed: int = 0
     requests: int = 0
     #: Shipments the provider answered for (found or not).
@@ -124,6 +126,18 @@ class PollCounters:
     def add(self, other: PollCounters) -> None:
         for name, value in asdict(other).items():
             setattr(self, name, getattr(self, name) + value)
+
+    def __getitem__(self, key: str) -> float:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        value: float = getattr(self, key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dataclass_fields__)
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -162,15 +176,20 @@ class _Provider:
         self._lock = threading.Lock()
         self._unflushed_requests = 0
         self.dirty = True
+        connections = getattr(self.adapter, "max_connections", None)
+        limit = poller_settings.concurrency
+        self.max_in_flight = min(limit, connections) if connections else limit
+        self.start_pass()
+
+    def start_pass(self) -> None:
+        """Fresh asyncio primitives for a pass (a pass may run on another event loop)."""
         #: Set whenever no probe is out (a half-open circuit's verdict is in).
         self.settled = asyncio.Event()
         self.settled.set()
         #: Requests to this provider in flight at once: no more than its adapter
         #: keeps connections for (a request waiting for a connection after its
         #: rate-limit slot would leave late and bunch up with the next ones).
-        connections = getattr(self.adapter, "max_connections", None)
-        limit = poller_settings.concurrency
-        self.in_flight = asyncio.Semaphore(min(limit, connections) if connections else limit)
+        self.in_flight = asyncio.Semaphore(self.max_in_flight)
 
     def blocked(self) -> bool:
         """Nothing may be sent now (checked without taking a half-open probe)."""
@@ -258,6 +277,8 @@ class _Pass:
 class Poller:
     """Polls due shipments. Use as ``async with Poller(store, settings) as poller:``.
 
+    One pass at a time per Poller (``run_once``, ``poll_shipments`` or ``run``).
+
     ``on_changes(conn, changes)`` is called inside each shipment's transaction
     with its :class:`~notifiers.changes.ShipmentChange` (status or estimate moved,
     or first information) and :class:`~notifiers.changes.AttentionRaised` records;
@@ -277,6 +298,7 @@ class Poller:
         rng: random.Random | None = None,
         claim_size: int = 500,
     ) -> None:
+        self.name = "poller"
         self.store = store
         self.settings = settings
         self.poll_settings = settings.tracking.poll
@@ -321,7 +343,12 @@ class Poller:
         return await self._run_pass(ids=list(shipment_ids), force=True, want_report=True, stop=None)
 
     async def run(
-        self, stop: asyncio.Event, *, max_idle: float = 30.0, min_idle: float = 0.5
+        self,
+        stop: asyncio.Event,
+        *,
+        max_idle: float = 30.0,
+        min_idle: float = 0.5,
+        on_pass: Callable[[PollCounters], None] | None = None,
     ) -> None:
         """Poll until ``stop`` is set, sleeping until the next shipment falls due.
 
@@ -332,7 +359,9 @@ class Poller:
         self._wake = asyncio.Event()
         while not stop.is_set():
             try:
-                await self.run_once(stop=stop)
+                counters = await self.run_once(stop=stop)
+                if on_pass is not None:
+                    on_pass(counters)
                 wait = await asyncio.to_thread(self._idle_seconds, max_idle)
             except Exception:
                 log.exception("poll pass failed; trying again in %.0f s", max_idle)
@@ -372,8 +401,9 @@ class Poller:
         if not self._started:
             await asyncio.to_thread(self._startup)
             self._started = True
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.poll_settings.concurrency)
+        self._semaphore = asyncio.Semaphore(self.poll_settings.concurrency)
+        for provider in self._providers.values():
+            provider.start_pass()
         ps = _Pass(force=force, want_report=want_report)
         busy: list[int] = []
         pass_start = self.clock.now()

@@ -376,7 +376,10 @@ def _plan_result(
         "status": status,
         "substatus": substatus,
         "estimated_delivery": eta,
-        "original_estimated_delivery": s["original_estimated_delivery"] or eta,
+        # The first promise is kept: ours, else the one the provider says it made.
+        "original_estimated_delivery": (
+            s["original_estimated_delivery"] or result.original_estimated_delivery or eta
+        ),
         "shipped_at": s["shipped_at"] or (min(times) if times else None),
         "first_scan_at": first_scan,
         "last_scan_at": last_scan,

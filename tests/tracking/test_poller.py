@@ -367,3 +367,31 @@ async def test_stop_ends_a_pass_early_and_releases_what_it_held(
         ).scalar_one()
     assert leased == 0
     assert len(ids) == 30
+
+
+async def test_the_long_running_loop_polls_wakes_and_stops(
+    store: Store, sandbox: SandboxServer, clock: SandboxClock
+) -> None:
+    [first] = add_shipments(store, ["SBDELIVERED1"])
+    passes: list[Any] = []
+    stop = asyncio.Event()
+
+    async def until(condition: Any) -> None:
+        for _ in range(500):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("waited in vain")
+
+    async with poller(store, sandbox, clock) as p:
+        task = asyncio.create_task(p.run(stop, max_idle=30, on_pass=passes.append))
+        await until(lambda: passes and passes[0]["polled"] == 1)
+        # The clock stands still, so nothing else falls due: the loop sleeps until woken.
+        [second] = add_shipments(store, ["SBDELIVERED2"])
+        p.wake()
+        await until(lambda: shipment(store, second).last_polled_at is not None)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert shipment(store, first).status == "info_received"
+    assert dict(passes[0])["claimed"] == 1
+    assert p.totals.polled == 2
