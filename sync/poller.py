@@ -9,16 +9,18 @@ One pass (:meth:`Poller.run_once`) works like this:
    provider (:mod:`sync.providers`). No provider, or an invalid number, goes
    straight to the attention queue.
 3. **Ask**: per provider, batches of the adapter's batch size wait for a
-   concurrency slot and a rate-limit slot (:mod:`sync.ratelimit`), in that
-   order, so a request leaves exactly when its slot comes. Temporary errors
+   connection slot, a concurrency slot and a rate-limit slot
+   (:mod:`sync.ratelimit`), in that order, so a request leaves when its slot comes. Temporary errors
    are retried with exponential backoff and full jitter, ``Retry-After`` is
    honoured, a circuit breaker per provider (:mod:`sync.circuit`) stops a dead
    one from slowing the rest, and an ``AuthError`` stops that provider until
    its configuration changes (``carrier_state.auth_error``).
-4. **Store**: a single writer commits outcomes in groups; each shipment has
-   its own SAVEPOINT inside the group, so its events, status, estimate,
-   attention items, next poll and the ``on_changes`` hook (the notification
-   rules) commit together or not at all (:mod:`sync.tracking_writer`).
+4. **Store**: a single writer commits the outcomes in groups, a transaction
+   each, with bulk statements (:mod:`sync.tracking_writer`): a shipment's
+   events, status, estimate, attention items, next poll and the ``on_changes``
+   hook's work (the notification rules) commit together or not at all. A group
+   that fails is stored again one shipment per transaction, so one bad
+   shipment cannot hold the others back.
 
 HTTP runs on the event loop (httpx async); database work runs in threads.
 """
@@ -50,7 +52,7 @@ from store import summary
 from store.engine import Store
 from store.errors import StoreError
 from store.heartbeat import new_worker_id
-from store.models import AttentionItem, CarrierState, Shipment
+from store.models import Shipment
 from sync import leases, tracking_attention, tracking_writer
 from sync.carriers.base import (
     AuthError,
@@ -83,8 +85,6 @@ from sync.tracking_writer import (
 log = logging.getLogger("orderdeck.poller")
 
 _shipments = Shipment.__table__  # type: ignore[attr-defined]
-_carrier_state = CarrierState.__table__  # type: ignore[attr-defined]
-_items = AttentionItem.__table__  # type: ignore[attr-defined]
 
 OnChanges = Callable[[Connection, list[Change]], None]
 
@@ -279,9 +279,10 @@ class Poller:
 
     One pass at a time per Poller (``run_once``, ``poll_shipments`` or ``run``).
 
-    ``on_changes(conn, changes)`` is called inside each shipment's transaction
-    with its :class:`~notifiers.changes.ShipmentChange` (status or estimate moved,
-    or first information) and :class:`~notifiers.changes.AttentionRaised` records;
+    ``on_changes(conn, changes)`` is called inside the transaction that stores
+    them, with the :class:`~notifiers.changes.ShipmentChange` records (status or
+    estimate moved, or first information) and
+    :class:`~notifiers.changes.AttentionRaised` records of the shipments in it;
     the order-level ``unfulfilled`` sweep calls it with its own raised items.
     """
 

@@ -6,6 +6,8 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,14 +24,13 @@ from tests.conftest import run_cli
 
 
 @pytest.fixture
-def live_sandbox() -> SandboxServer:
-    # The CLI runs on the real clock; the sandbox's world starts three days ago.
-    from datetime import timedelta
-
-    server = SandboxServer(seed=3, clock=SandboxClock(utcnow(), speed=0), spread_hours=0)
-    server.world.epoch = utcnow() - timedelta(days=3)
-    server.start()
-    yield server  # type: ignore[misc]
+def live_sandbox() -> Iterator[SandboxServer]:
+    # The CLI runs on the real clock: the sandbox's world began three days ago
+    # (so parcels have lives behind them) and its clock stands at now.
+    clock = SandboxClock(utcnow() - timedelta(days=3), speed=0)
+    clock.set(utcnow())
+    server = SandboxServer(seed=3, clock=clock, spread_hours=0).start()
+    yield server
     server.stop()
 
 
