@@ -12,6 +12,9 @@ The sandbox runs in its own process (``orderdeck sandbox``), so its CPU is not
 counted and its clock of arrivals is the one a real carrier would keep.
 
     python bench/poll.py [--quick] [--shipments N] [--rate R] [--latency-ms L] [--db URL]
+
+``ORDERDECK_BENCH_ARRIVALS=FILE`` also writes the sandbox's arrival times (seconds)
+there, to look at how the requests were spread.
 """
 
 from __future__ import annotations
