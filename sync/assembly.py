@@ -21,11 +21,11 @@ from store.engine import Store
 from store.types import utcnow
 from sync.clock import Clock
 from sync.service import Part
-from sync.settings import SyncSettings
+from sync.settings import ENGINE_PARTS, SyncSettings
 
 OnChanges = Callable[[Connection, list[Change]], None]
 
-PART_NAMES = ("ingest", "poller", "dispatcher")
+PART_NAMES = ENGINE_PARTS
 
 
 def notification_hook(notify: NotifySettings, clock: Clock | None = None) -> OnChanges:

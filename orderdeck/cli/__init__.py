@@ -65,10 +65,11 @@ def _register() -> None:
         orders,
         sandbox_cmd,
         status,
+        sync_cmd,
         track,
     )
 
-    for module in (orders, track, notify, detect, status, sandbox_cmd, db, config_cmd):
+    for module in (orders, track, notify, detect, status, sync_cmd, sandbox_cmd, db, config_cmd):
         module.register(cli)
 
 
