@@ -1,0 +1,57 @@
+"""Order search: a substring of number, name, email, phone or tracking number.
+
+The needle is folded like ``orders.search_text`` (lower case, no accents), so the
+match is case- and accent-insensitive. What makes it fast at a million orders:
+
+- SQLite: ``orders_fts``, an FTS5 table with the ``trigram`` tokenizer over
+  ``orders.search_text`` (external content, kept by triggers; revision 0002).
+  A phrase query on it finds any substring of three characters or more.
+- PostgreSQL: a ``pg_trgm`` GIN index on ``orders.search_text``, which serves
+  ``LIKE '%needle%'`` directly. If the extension could not be created the same
+  ``LIKE`` runs without it: slower, still correct.
+
+Needles shorter than three characters cannot use a trigram index and fall back
+to ``LIKE`` on either database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.models import Order
+from store.summary import fold
+
+FTS_TABLE = "orders_fts"
+#: Trigram indexes need at least this many characters.
+MIN_INDEXED = 3
+
+_orders = Order.__table__  # type: ignore[attr-defined]
+
+
+def needle(text: str | None) -> str:
+    """The folded, trimmed text the search looks for ('' matches everything)."""
+    return fold((text or "").strip())
+
+
+def _like(folded: str) -> Any:
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _orders.c.search_text.like(f"%{escaped}%", escape="\\")
+
+
+def fts_phrase(folded: str) -> str:
+    """An FTS5 query that matches ``folded`` as a substring (quotes doubled)."""
+    return '"' + folded.replace('"', '""') + '"'
+
+
+def condition(dialect: str, text: str | None) -> Any:
+    """A WHERE clause on ``orders`` for the search ``text``; None when it is empty."""
+    folded = needle(text)
+    if not folded:
+        return None
+    if dialect == "sqlite" and len(folded) >= MIN_INDEXED:
+        matches = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_q")
+        matches = matches.bindparams(fts_q=fts_phrase(folded)).columns(sa.column("rowid"))
+        return _orders.c.id.in_(matches.subquery().select())
+    return _like(folded)
