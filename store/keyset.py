@@ -69,8 +69,7 @@ class Listing:
     # -- queries ------------------------------------------------------------
 
     def _select(self, part: _Part, *, reverse: bool, cmp: Key | None, after: bool) -> Any:
-        labelled = [c.label(f"_k{i}") for i, c in enumerate(self.order)]
-        query = sa.select(*self.columns, *labelled).select_from(self.source)
+        query = sa.select(*self.columns, *self._labelled()).select_from(self.source)
         for condition in self.where:
             query = query.where(condition)
         if part.condition is not None:
@@ -141,6 +140,16 @@ class Listing:
                 size = skip + len(got) if got else self._part_count(conn, part)
                 skip = max(0, skip - size)
         return rows
+
+    def find(self, conn: Connection, condition: Any) -> RowMapping | None:
+        """The row matching ``condition`` if it is in this listing (filters applied)."""
+        query = sa.select(*self.columns, *self._labelled()).select_from(self.source)
+        for clause in (*self.where, condition):
+            query = query.where(clause)
+        return conn.execute(query.limit(1)).mappings().first()
+
+    def _labelled(self) -> list[Any]:
+        return [c.label(f"_k{i}") for i, c in enumerate(self.order)]
 
     def rank(self, conn: Connection, key: Key) -> int:
         """How many rows come before ``key`` (its position when it is in the listing)."""

@@ -144,9 +144,9 @@ _T = {
         "shipments": Shipment,
         "events": TrackingEvent,
         "eta": EtaRevision,
-        "attention": AttentionItem,
         "notifications": Notification,
         "attempts": NotificationAttempt,
+        "attention": AttentionItem,
         "notes": OrderNote,
         "audit": AuditEntry,
     }.items()
