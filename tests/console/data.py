@@ -398,6 +398,8 @@ def generate(
                     sent_at = (
                         shipped if event == "shipped" else (last_scan or shipped)
                     ) + timedelta(minutes=2)
+                    if sent_at > now:
+                        continue
                     recipient = email if channel == "email" else order["phone_e164"]
                     attempts = 0 if state == "pending" else (3 if state == "dead" else 1)
                     rows["notifications"].append(
