@@ -315,7 +315,15 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             start = max(0, position - max(state["offset"], 0) - height)
             rows = source.at(start, height * 3)
         self.app.call_from_thread(
-            self._apply_reload, generation, total, start, rows, position, state["offset"], changed
+            self._apply_reload,
+            generation,
+            total,
+            start,
+            rows,
+            position,
+            state["offset"],
+            changed,
+            state["top"] == 0,
         )
 
     # -- applying (UI thread) ---------------------------------------------------
@@ -370,6 +378,7 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         position: int,
         offset: int,
         changed: set[Hashable] | None,
+        at_top: bool,
     ) -> None:
         if generation != self._generation or self.source is None:
             return
@@ -393,7 +402,10 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
                 self.marked[row_id] = fresh
         self._sync_size()
         self.cursor = min(position, max(total - 1, 0))
-        self.scroll_to(y=max(0, self.cursor - max(offset, 0)), animate=False, immediate=True)
+        top = max(0, self.cursor - max(offset, 0))
+        if at_top and self.cursor < max(self.size.height, 1):
+            top = 0  # watching the head of the list: new rows arrive in view
+        self.scroll_to(y=top, animate=False, immediate=True)
         self.refresh()
         if self._highlight and self._highlight_timer is None:
             self._highlight_timer = self.set_timer(HIGHLIGHT_SECONDS + 0.05, self._fade)

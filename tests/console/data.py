@@ -281,7 +281,7 @@ def generate(
                 status = OLD[(oid + p) % len(OLD)]
             if age < timedelta(hours=20):
                 status = ShipmentStatus.INFO_RECEIVED
-            shipped = created + timedelta(hours=6 + rng.randrange(30))
+            shipped = created + min(timedelta(hours=6 + rng.randrange(30)), age / 2)
             steps = {
                 ShipmentStatus.PENDING: 0,
                 ShipmentStatus.INFO_RECEIVED: 1,
