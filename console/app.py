@@ -51,9 +51,9 @@ class OrderdeckApp(App[None]):
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ViewsProvider, OrdersProvider, ActionsProvider}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "view('board')", "Board", id="app.board"),
-        Binding("2", "view('attention')", "Attention", id="app.attention"),
-        Binding("3", "view('notifications')", "Notifications", id="app.notifications"),
+        Binding("1", "view('board')", "Board", id="app.board", show=False),
+        Binding("2", "view('attention')", "Attention queue", id="app.attention", show=False),
+        Binding("3", "view('notifications')", "Notifications", id="app.notifications", show=False),
         Binding("colon", "command_palette", "Commands", id="app.commands"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),

@@ -31,7 +31,7 @@ class BoardScreen(OrderdeckScreen):
     VIEW_TITLE = "board"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="board.search"),
-        Binding("escape", "clear", "Clear", id="board.clear"),
+        Binding("escape", "clear", "Clear search and filters", id="board.clear", show=False),
         Binding("s", "cycle_sort", "Sort", id="board.sort"),
         Binding("f", "filter_status", "Status", id="board.filter_status"),
         Binding("c", "filter_carrier", "Carrier", id="board.filter_carrier"),
@@ -50,6 +50,8 @@ class BoardScreen(OrderdeckScreen):
         super().__init__()
         self.query_state = BoardQuery()
         self.total: int | None = None
+        self._header_width = -1
+        self._indicator_text: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusHeader("board")
@@ -126,14 +128,18 @@ class BoardScreen(OrderdeckScreen):
             text.append(f"/{q.search.strip()}", style="bold reverse")
         if self.total is not None:
             text.append(f"  {self.total:,} {'match' if q.filtered else 'orders'}", style="dim")
-        self.query_one("#filter-indicator", Label).update(text)
+        if text != self._indicator_text:
+            self._indicator_text = text
+            self.query_one("#filter-indicator", Label).update(text)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show_header)
 
     def _show_header(self) -> None:
         width = self.board.scrollable_content_region.width
-        self.query_one("#board-header", Static).update(self.board.header_text(width))
+        if width != self._header_width:
+            self._header_width = width
+            self.query_one("#board-header", Static).update(self.board.header_text(width))
 
     @on(VirtualList.Loaded)
     def _loaded(self, event: VirtualList.Loaded) -> None:

@@ -186,7 +186,8 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         self.cursor = 0
         self._cursor_id = None
         self.known = False
-        self.scroll_to(y=0, animate=False, immediate=True)
+        if self.scroll_offset.y:
+            self.scroll_to(y=0, animate=False, immediate=True)
         self._request(("reset", None))
 
     def reload(self, changed: set[Hashable] | None = None) -> None:
@@ -428,7 +429,9 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         self._rows = {i: r for i, r in self._rows.items() if low <= i <= high}
 
     def _sync_size(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, self.total)
+        size = Size(self.scrollable_content_region.width, self.total)
+        if size != self.virtual_size:
+            self.virtual_size = size
 
     def _ensure(self, top: int) -> None:
         """Ask for the rows of the screen at ``top``, and a page ahead each way."""
