@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from console.watchdog import stdin_gone
-from tests.conftest import run_cli
-from tests.console.data import generate
 from store.migrate import open_store
 from store.settings import StoreSettings
+from tests.conftest import run_cli
+from tests.console.data import generate
 
 
 def test_console_needs_a_terminal(cli_env: dict[str, str], tmp_path: Path) -> None:
