@@ -8,6 +8,7 @@ errors become notifications. Each view is a screen in its own module.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Connection
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
@@ -83,13 +85,20 @@ class OrderdeckApp(App[None]):
 
         self.install_screen(BoardScreen(), "board")
         self.push_screen("board")
+        # Live updates and the header start once the first view has painted its rows
+        # (or after a second), so they do not compete with the first paint.
+        self.set_timer(1.0, self.start_background)
+        self._watchdog = Watchdog(lambda: self.call_from_thread(self.exit))
+        self._watchdog.start()
+        on_hangup(asyncio.get_running_loop(), self.exit)
+
+    def start_background(self) -> None:
+        if self._follower is not None:
+            return
         self._follower = Follower(self.context.store, self.context.feed_interval, self.post_message)
         self.run_worker(self._follower.run, thread=True, group="feed", exit_on_error=False)
         self.refresh_health()
         self.set_interval(HEALTH_IDLE, self.refresh_health)
-        self._watchdog = Watchdog(lambda: self.call_from_thread(self.exit))
-        self._watchdog.start()
-        on_hangup(asyncio.get_running_loop(), self.exit)
 
     async def action_quit(self) -> None:
         self.exit()
@@ -187,7 +196,8 @@ class OrderdeckApp(App[None]):
     def _store_changed(self, message: StoreChanged) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, OrderdeckScreen):
-                screen.store_changed(message)
+                with contextlib.suppress(NoMatches):  # a view being torn down
+                    screen.store_changed(message)
         self._health_dirty = True
         self.refresh_health(soon=True)
 

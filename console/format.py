@@ -58,6 +58,15 @@ def status_label(status: str | None) -> str:
     return (status or "").replace("_", " ")
 
 
+def cell(value: object, style: str = "") -> tuple[str, str]:
+    """A list cell: data as one clean line and a style (no Text built)."""
+    return one_line(value), style
+
+
+def status_cell(status: str | None) -> tuple[str, str]:
+    return status_label(status), STATUS_STYLE.get(status or "", "")
+
+
 def status_text(status: str | None) -> Text:
     return Text(status_label(status), style=STATUS_STYLE.get(status or "", ""))
 
@@ -100,3 +109,11 @@ def eta_text(eta: datetime | None, status: str, now: datetime, tz: str) -> Text:
     if status not in ("delivered", "expired", "cancelled") and eta < now:
         text.append(f" late {span((now - eta).total_seconds())}", style="bold red")
     return text
+
+
+def eta_cell(eta: datetime | None, status: str, now: datetime, tz: str) -> Text | tuple[str, str]:
+    if eta is None:
+        return "", ""
+    if status not in ("delivered", "expired", "cancelled") and eta < now:
+        return eta_text(eta, status, now, tz)
+    return local(eta, tz, "%b %d"), ""

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from console import actions
 from console.format import ATTENTION_STYLE, age, safe, status_label
@@ -18,6 +18,7 @@ from console.screens.base import OrderdeckScreen
 from console.screens.modals import ChoiceScreen
 from console.sources import SqlSource
 from console.widgets.header import StatusHeader
+from console.widgets.keybar import KeyBar
 from console.widgets.virtual_list import Column, VirtualList
 from store import lists
 from store.lists import AttentionQuery, AttentionRow
@@ -52,7 +53,7 @@ class AttentionScreen(OrderdeckScreen):
         yield Label(id="abar")
         yield Static(classes="list-header", id="aheader")
         yield VirtualList(self._columns(), empty="nothing needs a person", id="alist")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._apply(self.query_state)
@@ -65,7 +66,7 @@ class AttentionScreen(OrderdeckScreen):
     def _columns(self) -> list[Column[AttentionRow]]:
         ctx = self.ctx
         return [
-            Column("REASON", lambda r: safe(status_label(r.reason), ATTENTION_STYLE), width=14),
+            Column("REASON", lambda r: safe(status_label(r.reason), ATTENTION_STYLE), width=19),
             Column("AGE", lambda r: Text(age(r.raised_at, ctx.now())), width=5),
             Column("ORDER", lambda r: safe(r.order_number, "bold"), width=9),
             Column("CUSTOMER", lambda r: safe(r.customer_name), width=12, flex=1, drop=1),

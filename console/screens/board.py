@@ -9,19 +9,30 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
-from console.format import ATTENTION_STYLE, age, eta_text, safe, status_label, status_text
+from console.format import (
+    ATTENTION_STYLE,
+    age,
+    cell,
+    eta_cell,
+    safe,
+    status_cell,
+    status_label,
+    status_text,
+)
 from console.live import StoreChanged
 from console.screens.base import OrderdeckScreen
 from console.screens.modals import ChoiceScreen
 from console.sources import SqlSource
 from console.widgets.header import StatusHeader
-from console.widgets.virtual_list import Column, VirtualList
+from console.widgets.keybar import KeyBar
+from console.widgets.virtual_list import PAGE, Column, VirtualList
 from store import board
 from store.board import BoardQuery, BoardRow
 from store.models import Order
 from store.statuses import AttentionReason
+from store.text import one_line
 
 _orders = Order.__table__  # type: ignore[attr-defined]
 SORT_ORDER = list(board.SORTS)
@@ -57,13 +68,12 @@ class BoardScreen(OrderdeckScreen):
         yield StatusHeader("board")
         with Horizontal(id="filter-bar"):
             yield Label(id="filter-indicator")
-            yield Input(placeholder="search number, name, email, phone, tracking", id="search")
         yield Static(classes="list-header", id="board-header")
         yield VirtualList(self._columns(), empty="no orders match", id="board")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self._apply_query(self.query_state)
+        self._apply_query(self.query_state, first_paint=True)
         self.query_one(VirtualList).focus()
 
     @property
@@ -75,38 +85,44 @@ class BoardScreen(OrderdeckScreen):
     def _columns(self) -> list[Column[BoardRow]]:
         ctx = self.ctx
 
-        def parcels(r: BoardRow) -> Text:
-            text = safe(r.tracking_number)
+        def parcels(r: BoardRow) -> tuple[str, str]:
             if r.shipment_count > 1:
-                text.append(f" +{r.shipment_count - 1}", style="bold")
-            return text
+                return f"{one_line(r.tracking_number)} +{r.shipment_count - 1}", ""
+            return cell(r.tracking_number)
 
         return [
-            Column("ORDER", lambda r: safe(r.number, "bold"), width=9),
-            Column("CUSTOMER", lambda r: safe(r.customer_name), width=12, flex=2),
-            Column("STATUS", lambda r: status_text(r.status), width=14),
-            Column("CARRIER", lambda r: safe(r.carrier), width=10, drop=2),
+            Column("ORDER", lambda r: cell(r.number, "bold"), width=9),
+            Column("CUSTOMER", lambda r: cell(r.customer_name), width=12, flex=2),
+            Column("STATUS", lambda r: status_cell(r.status), width=14),
+            Column("CARRIER", lambda r: cell(r.carrier), width=10, drop=2),
             Column("TRACKING", parcels, width=12, flex=1, drop=3),
             Column(
                 "ETA",
-                lambda r: eta_text(r.estimated_delivery, r.status, ctx.now(), ctx.timezone),
-                width=13,
+                lambda r: eta_cell(r.estimated_delivery, r.status, ctx.now(), ctx.timezone),
+                width=15,
             ),
-            Column("SCAN", lambda r: Text(age(r.last_scan_at, ctx.now())), width=5, drop=1),
+            Column("SCAN", lambda r: (age(r.last_scan_at, ctx.now()), ""), width=5, drop=1),
             Column(
-                "ATTENTION",
-                lambda r: safe(status_label(r.attention), ATTENTION_STYLE),
-                width=11,
+                "ATTENTION", lambda r: cell(status_label(r.attention), ATTENTION_STYLE), width=11
             ),
         ]
 
     # -- query ---------------------------------------------------------------
 
-    def _apply_query(self, query: BoardQuery) -> None:
+    def _apply_query(self, query: BoardQuery, *, first_paint: bool = False) -> None:
         self.query_state = query
         self.total = None
         listing = board.listing(query, self.ctx.store.dialect)
-        self.board.set_source(SqlSource(self.ctx.store, listing, board.to_row, _orders.c.id))
+        source = SqlSource(self.ctx.store, listing, board.to_row, _orders.c.id)
+        first = None
+        if first_paint:
+            # One indexed page (a few milliseconds at any size) read here, so the
+            # first frame already shows orders; everything after reads in workers.
+            try:
+                first = source.first(PAGE)
+            except Exception as exc:
+                self.oapp.show_error(exc, "Cannot read the store")
+        self.board.set_source(source, first=first)
         self._show_indicator()
 
     def _show_indicator(self) -> None:
@@ -143,6 +159,7 @@ class BoardScreen(OrderdeckScreen):
 
     @on(VirtualList.Loaded)
     def _loaded(self, event: VirtualList.Loaded) -> None:
+        self.call_after_refresh(self.oapp.start_background)
         self.total = event.total
         self._show_indicator()
         self._show_header()
@@ -153,22 +170,34 @@ class BoardScreen(OrderdeckScreen):
 
     # -- actions -------------------------------------------------------------
 
-    def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+    def _search_box(self) -> Input | None:
+        found = self.query("#search")
+        return found.first(Input) if found else None
+
+    async def action_search(self) -> None:
+        search = self._search_box()
+        if search is None:
+            search = Input(placeholder="search number, name, email, phone, tracking", id="search")
+            await self.query_one("#filter-bar").mount(search)
         search.add_class("active")
         self.query_one("#filter-indicator").styles.width = "auto"
         search.focus()
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
-        self._apply_query(_replace(self.query_state, search=event.value))
+        if event.value != (self.query_state.search or ""):
+            self._apply_query(_replace(self.query_state, search=event.value))
 
     @on(Input.Submitted, "#search")
     def _search_done(self, event: Input.Submitted) -> None:
         self.board.focus()
 
     def action_clear(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self._search_box()
+        if search is None:
+            if self.query_state.filtered:
+                self._apply_query(BoardQuery(sort=self.query_state.sort))
+            return
         if search.has_focus and search.value:
             search.value = ""
             return

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console import actions
 from console.format import (
@@ -28,6 +28,7 @@ from console.live import StoreChanged
 from console.screens.base import OrderdeckScreen
 from console.screens.modals import ChoiceScreen, InfoScreen
 from console.widgets.header import StatusHeader
+from console.widgets.keybar import KeyBar
 from store import story as story_mod
 from store.story import OrderStory
 from sync.carriers.names import tracking_url
@@ -74,7 +75,7 @@ class DetailScreen(OrderdeckScreen):
         yield StatusHeader("order")
         with VerticalScroll(id="detail-body"):
             yield Static(Text("loading…", style="dim"), id="detail")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#detail-body").focus()

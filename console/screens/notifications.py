@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Label, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from console import actions
@@ -22,6 +22,7 @@ from console.screens.base import OrderdeckScreen
 from console.screens.modals import ChoiceScreen, InfoScreen, PromptScreen
 from console.sources import SqlSource
 from console.widgets.header import StatusHeader
+from console.widgets.keybar import KeyBar
 from console.widgets.virtual_list import Column, VirtualList
 from store import lists, queries
 from store.lists import NotificationQuery, NotificationRow
@@ -70,7 +71,7 @@ class NotificationsScreen(OrderdeckScreen):
         yield VirtualList(
             self._columns(), empty="no notifications match", markable=True, id="nlist"
         )
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._apply(self.query_state)

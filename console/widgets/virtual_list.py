@@ -17,8 +17,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -57,7 +59,8 @@ class ListSource(Protocol[R]):
 @dataclass(frozen=True)
 class Column(Generic[R]):
     title: str
-    render: Callable[[R], Text]
+    #: A cell: plain text and a style (fast), or a Text when it mixes styles.
+    render: Callable[[R], Text | tuple[str, str]]
     width: int = 0
     #: Flexible columns share what is left; 0 means fixed at ``width``.
     flex: int = 0
@@ -158,6 +161,8 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         self._generation = 0
         self._lock = threading.Lock()
         self._busy = False
+        self._counting = False
+        self._count_again = False
         self._wanted: tuple[str, Any] | None = None
         self._highlight: dict[Hashable, float] = {}
         self._highlight_timer: Any = None
@@ -178,8 +183,11 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             if i in self._rows
         ]
 
-    def set_source(self, source: ListSource[R]) -> None:
-        """Show ``source`` from its first row (a new sort, filter or search)."""
+    def set_source(self, source: ListSource[R], *, first: list[R] | None = None) -> None:
+        """Show ``source`` from its first row (a new sort, filter or search).
+
+        ``first``: its first rows when the caller has them already (the first
+        paint of a view), so the rows are on the very first frame."""
         self.source = source
         self._generation += 1
         self._rows.clear()
@@ -188,7 +196,13 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         self.known = False
         if self.scroll_offset.y:
             self.scroll_to(y=0, animate=False, immediate=True)
-        self._request(("reset", None))
+        if first is None:
+            self._request(("reset", None))
+            return
+        complete = len(first) < PAGE
+        self._apply_reset(self._generation, first, complete)
+        if not complete:
+            self.call_later(self._start_count, self._generation)
 
     def reload(self, changed: set[Hashable] | None = None) -> None:
         """Re-read the window around the cursor (another process committed)."""
@@ -262,11 +276,12 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             kind, arg = job
             if kind == "reset":
                 rows = source.first(PAGE)
-                self.app.call_from_thread(self._apply_reset, generation, rows, len(rows) < PAGE)
-                if len(rows) >= PAGE:
-                    total = source.count()
-                    tail = source.last(PAGE)
-                    self.app.call_from_thread(self._apply_count, generation, total, tail)
+                complete = len(rows) < PAGE
+                self.app.call_from_thread(self._apply_reset, generation, rows, complete)
+                if not complete:
+                    # Counting a broad search can take a while: it runs on its own so
+                    # the next keystroke's first page never waits behind it.
+                    self.app.call_from_thread(self._start_count, generation)
             elif kind == "reload":
                 self._fetch_reload(source, generation, state, arg)
             else:
@@ -326,6 +341,34 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             changed,
             state["top"] == 0,
         )
+
+    def _start_count(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        if self._counting:
+            self._count_again = True
+            return
+        self._counting = True
+        self._count_again = False
+        source = self.source
+        assert source is not None
+
+        def job() -> None:
+            try:
+                total = source.count()
+                tail = source.last(PAGE)
+                self.app.call_from_thread(self._apply_count, generation, total, tail)
+            except Exception as exc:
+                self.app.call_from_thread(self.post_message, VirtualList.Failed(self, exc))
+            finally:
+                self.app.call_from_thread(self._count_done)
+
+        self.run_worker(job, thread=True, group=f"count-{id(self)}", exit_on_error=False)
+
+    def _count_done(self) -> None:
+        self._counting = False
+        if self._count_again and not self.known:
+            self._start_count(self._generation)
 
     # -- applying (UI thread) ---------------------------------------------------
 
@@ -520,22 +563,35 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             style += self.get_component_rich_style("virtual-list--changed")
         if row_id in self.marked:
             style += self.get_component_rich_style("virtual-list--marked")
-        if index == self.cursor:
-            style += self.get_component_rich_style("virtual-list--cursor")
+        # The cursor goes on top of the cells' own colours, so its row stays legible.
+        cursor = (
+            self.get_component_rich_style("virtual-list--cursor") if index == self.cursor else None
+        )
         segments: list[Segment] = []
         mark = "●" if row_id in self.marked else " "
         for column, size in self.layout(width):
-            segments.append(Segment(mark, style))
+            segments.append(Segment(mark, style + cursor if cursor else style))
             mark = " "
             cell = column.render(row)
-            cell.truncate(size, overflow="ellipsis", pad=True)
-            if column.justify == "right":
-                cell = Text(" " * (size - cell.cell_len)) + cell if cell.cell_len < size else cell
+            if isinstance(cell, tuple):  # the fast path: one string, one style
+                plain, cell_style = cell
+                cell_rich = style + _style(cell_style)
+                segments.append(
+                    Segment(
+                        _fit(plain, size, column.justify),
+                        cell_rich + cursor if cursor else cell_rich,
+                    )
+                )
+                continue
+            cell.truncate(size, overflow="ellipsis")
+            if cell.cell_len < size:
+                padding = " " * (size - cell.cell_len)
+                cell = Text(padding) + cell if column.justify == "right" else cell + padding
             for segment in cell.render(self.app.console):
-                seg_style = segment.style
-                segments.append(Segment(segment.text, style + seg_style if seg_style else style))
-        strip = Strip(segments).adjust_cell_length(width, style)
-        return strip
+                seg_style = style + segment.style if segment.style else style
+                segments.append(Segment(segment.text, seg_style + cursor if cursor else seg_style))
+        line_style = style + cursor if cursor else style
+        return Strip(segments).adjust_cell_length(width, line_style)
 
     # -- cursor and keys ------------------------------------------------------
 
@@ -594,9 +650,19 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
 
 
 def _fit(text: str, width: int, justify: str = "left") -> str:
-    if len(text) > width:
-        return text[: max(width - 1, 0)] + "…" if width > 0 else ""
-    return text.rjust(width) if justify == "right" else text.ljust(width)
+    """``text`` in exactly ``width`` cells (wide characters counted), '…' when cut."""
+    if width <= 0:
+        return ""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…"
+    padding = " " * (width - length)
+    return padding + text if justify == "right" else text + padding
+
+
+@lru_cache(maxsize=256)
+def _style(definition: str | Style) -> Style:
+    return definition if isinstance(definition, Style) else Style.parse(definition)
 
 
 def _union(a: set[Hashable] | None, b: set[Hashable] | None) -> set[Hashable] | None:
