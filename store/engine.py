@@ -119,10 +119,10 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session; it never takes the write lock."""
+        """A session for reading; it never takes the write lock. Objects stay readable
+        after the block (closing detaches them without expiring what was loaded)."""
         with self._errors(), Session(self.engine, expire_on_commit=False) as session:
             yield session
-            session.rollback()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -57,9 +57,9 @@ def cli(ctx: click.Context, config_path: str | None, db_url: str | None) -> None
 
 
 def _register() -> None:
-    from orderdeck.cli import config_cmd, console_cmd, db, orders, status
+    from orderdeck.cli import config_cmd, console_cmd, db, detect, notify, orders, status
 
-    for module in (console_cmd, orders, status, db, config_cmd):
+    for module in (console_cmd, orders, notify, detect, status, db, config_cmd):
         module.register(cli)
 
 
