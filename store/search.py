@@ -24,6 +24,8 @@ from store.models import Order
 from store.summary import fold
 
 FTS_TABLE = "orders_fts"
+#: The PostgreSQL trigram index (revision 0002); the models declare it PostgreSQL-only.
+PG_INDEX = "ix_orders_search_trgm"
 #: Trigram indexes need at least this many characters.
 MIN_INDEXED = 3
 
@@ -55,3 +57,19 @@ def condition(dialect: str, text: str | None) -> Any:
         matches = matches.bindparams(fts_q=fts_phrase(folded)).columns(sa.column("rowid"))
         return _orders.c.id.in_(matches.subquery().select())
     return _like(folded)
+
+
+def schema_filters(dialect: str) -> dict[str, Any]:
+    """``include_name`` / ``include_object`` for Alembic schema comparisons: the FTS5
+    table and its shadow tables are not models, and the trigram index exists on
+    PostgreSQL only."""
+
+    def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+        return not (type_ == "table" and name is not None and name.startswith(FTS_TABLE))
+
+    def include_object(
+        obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+    ) -> bool:
+        return not (type_ == "index" and name == PG_INDEX and dialect != "postgresql")
+
+    return {"include_name": include_name, "include_object": include_object}

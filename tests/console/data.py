@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from notifiers.context import build as build_context
 from store.engine import Store
 from store.models import (
     AttentionItem,
@@ -159,6 +160,27 @@ class Generated:
     shipments: int
     notifications: int
     attention: int
+
+
+def message_context(
+    event: str, order: dict[str, Any], shipment: dict[str, Any], events: list[Any]
+) -> dict[str, Any]:
+    latest = events[-1] if events else None
+    return build_context(
+        event,
+        shop_name="Test Shop",
+        timezone="UTC",
+        order=order,
+        shipment={**shipment, "status": str(shipment["status"])},
+        latest_event={
+            "occurred_at": latest[0],
+            "status": str(latest[1]),
+            "description": latest[2],
+            "location": latest[3],
+        }
+        if latest
+        else None,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -422,6 +444,8 @@ def generate(
                             "last_error": "smtp: 550 mailbox unavailable"
                             if state == "dead"
                             else ("timed out after 60s" if state == "unknown" else None),
+                            # What the rules render from, so a resend can render again.
+                            "context": message_context(event, order, shipment, events),
                         }
                     )
                     counts.notifications += 1

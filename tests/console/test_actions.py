@@ -303,3 +303,92 @@ async def test_read_only_hides_every_change(
         assert "Resolve" not in screen_text(app)
     with demo_store.read() as s:
         assert s.exec(select(AuditEntry).where(AuditEntry.actor == "tester")).all() == []
+
+
+def _resends(store: Store) -> list[Notification]:
+    with store.read() as s:
+        rows = list(s.exec(select(Notification).where(Notification.resend_of.is_not(None))))  # type: ignore[union-attr]
+        s.expunge_all()
+        return rows
+
+
+async def test_resend_from_detail_picks_channel_and_confirms(
+    app_factory: Callable[..., OrderdeckApp], demo_store: Store
+) -> None:
+    with demo_store.read_connection() as conn:
+        nid, order_id = conn.execute(
+            sa.select(Notification.id, Notification.order_id)
+            .where(Notification.channel == "email")
+            .order_by(Notification.order_id.desc())  # type: ignore[union-attr]
+        ).first()
+        count = conn.execute(
+            sa.select(sa.func.count()).where(Notification.order_id == order_id)
+        ).scalar_one()
+    _, number = _order_with(demo_store, _orders.c.id == order_id)
+    app = app_factory()
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_order(app, pilot, number)
+        await pilot.press("r")
+        if count > 1:
+            assert isinstance(app.screen, ChoiceScreen)
+            options = app.screen.options
+            index = next(i for i, (_, t) in enumerate(options) if t.id == nid)
+            await pilot.press(*["down"] * index, "enter")
+        assert isinstance(app.screen, ChoiceScreen)  # which channel
+        await pilot.press("down", "enter")  # sms
+        assert "Resend this notification?" in screen_text(app)
+        await pilot.press("n")  # changed my mind: nothing is sent
+        assert isinstance(app.screen, DetailScreen)
+        assert _resends(demo_store) == []
+        await pilot.press("r")
+        if count > 1:
+            await pilot.press(*["down"] * index, "enter")
+        await pilot.press("enter", "y")  # same channel, confirmed
+        await wait_for(pilot, lambda: "notify.resend" in screen_text(app))
+        assert any("queued as notification" in n.message for n in app._notifications)
+    resent = _resends(demo_store)
+    assert [(r.resend_of, r.channel, r.requested_by, r.state) for r in resent] == [
+        (nid, "email", "tester", "pending")
+    ]
+
+
+async def test_bulk_resend_marks_rows_and_confirms_once(
+    app_factory: Callable[..., OrderdeckApp], demo_store: Store
+) -> None:
+    app = app_factory()
+    async with app.run_test(size=(140, 36), notifications=True) as pilot:
+        await wait_for(pilot, list_ready(app, "#board"))
+        await pilot.press("3")
+        await wait_for(pilot, list_ready(app, "#nlist"))
+        nlist = app.screen.query_one("#nlist")
+        await pilot.press("space", "space", "down", "space")  # mark 1st, 2nd, 4th
+        marked = sorted(nlist.marked)
+        assert len(marked) == 3
+        assert "3 marked" in screen_text(app)
+        await pilot.press("R")
+        assert "Resend 3 notifications?" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not nlist.marked and "3 marked" not in screen_text(app))
+        await wait_for(
+            pilot, lambda: any("3 notifications queued" in n.message for n in app._notifications)
+        )
+        await wait_for(pilot, lambda: nlist.known and nlist.total >= len(marked))
+    assert sorted(r.resend_of for r in _resends(demo_store)) == marked
+
+
+async def test_resend_error_is_a_notification_not_a_traceback(
+    app_factory: Callable[..., OrderdeckApp], demo_store: Store
+) -> None:
+    with demo_store.write_connection() as conn:
+        conn.execute(sa.update(Notification).values(context=None))
+    app = app_factory()
+    async with app.run_test(size=(140, 36), notifications=True) as pilot:
+        await wait_for(pilot, list_ready(app, "#board"))
+        await pilot.press("3")
+        await wait_for(pilot, list_ready(app, "#nlist"))
+        await pilot.press("r", "enter", "y")
+        await wait_for(
+            pilot, lambda: any("cannot be resent" in n.message for n in app._notifications)
+        )
+        assert isinstance(app.screen, NotificationsScreen)
+    assert _resends(demo_store) == []
