@@ -231,6 +231,11 @@ class OrderdeckApp(App[None]):
             with ctx.store.read() as session:
                 summary = queries.status_summary(session, heartbeat_fresh=ctx.heartbeat_fresh)
                 statuses = board.status_counts(session.connection())
+            own = getattr(ctx.engine, "worker_id", None) if self._engine_started else None
+            if own is not None:  # our own engine's heartbeat is not "a service alive"
+                summary["workers_alive"] = sum(
+                    1 for w in summary["workers"] if w["alive"] and w["worker_id"] != own
+                )
             engine = self._engine_status(summary)
             health = Health.from_summary(summary, statuses, engine)
         except Exception as exc:
