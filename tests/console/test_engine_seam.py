@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 
 from console.app import OrderdeckApp
@@ -32,10 +33,8 @@ class CountingPart:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.passes += 1
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.05)
-            except TimeoutError:
-                pass
         self.stopped = True
 
 
