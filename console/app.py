@@ -73,12 +73,21 @@ class OrderdeckApp(App[None]):
         self._health_dirty = False
         self._health_timer_set = False
         self._engine_started = False
-        if context.settings.theme:
-            self.theme = context.settings.theme
 
     # -- lifecycle --------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self.context.settings.theme:
+            try:
+                self.theme = self.context.settings.theme
+            except Exception:
+                themes = ", ".join(sorted(self.available_themes))
+                self.notify(
+                    f"[console] theme {self.context.settings.theme!r} is not a theme; "
+                    f"one of {themes}",
+                    severity="error",
+                    markup=False,
+                )
         if self.context.settings.keymap:
             self.set_keymap(dict(self.context.settings.keymap))
         from console.screens.board import BoardScreen

@@ -6,7 +6,9 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from console.app import OrderdeckApp
@@ -16,11 +18,21 @@ from console.screens.detail import DetailScreen
 from console.screens.help import HelpScreen
 from console.screens.modals import ChoiceScreen
 from console.screens.notifications import NotificationsScreen
+from store import changes
 from store.engine import Store
+from store.migrate import open_store
 from store.models import Order
+from store.settings import StoreSettings
 from store.summary import refresh_orders
-from tests.console.conftest import ORDERS, header_ready, list_ready, screen_text, wait_for
-from tests.console.data import NOW
+from tests.console.conftest import (
+    ORDERS,
+    header_ready,
+    list_ready,
+    make_app,
+    screen_text,
+    wait_for,
+)
+from tests.console.data import NOW, generate
 
 _orders = Order.__table__  # type: ignore[attr-defined]
 
@@ -246,3 +258,27 @@ async def test_a_commit_from_another_process_shows_on_the_board(
         assert top.id == 3 and top.customer_name == "Live Update Person"
         assert 3 in board._highlight  # briefly highlighted
         assert board.current.id == before.id  # the cursor stayed on its order
+
+
+@pytest.mark.postgres
+async def test_board_search_and_live_on_postgresql(pg_url: str) -> None:
+    store = open_store(StoreSettings(url=pg_url))
+    try:
+        generate(store, 60)
+        app = make_app(store)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, list_ready(app, "#board"))
+            await pilot.press("slash", *"#10005")
+            await wait_for(pilot, lambda: board_of(app).known and board_of(app).total == 10)
+            assert all(r.number.startswith("#10005") for r in board_of(app).visible_rows())
+            await pilot.press("escape", "escape")
+            await wait_for(pilot, lambda: board_of(app).known and board_of(app).total == 60)
+            with store.write_connection() as conn:
+                conn.execute(
+                    sa.update(_orders).where(_orders.c.id == 2).values(customer_name="Pg Live")
+                )
+                refresh_orders(conn, [2], now=NOW + timedelta(minutes=5))
+                changes.record(conn, "test", [2])
+            await wait_for(pilot, lambda: "Pg Live" in screen_text(app))
+    finally:
+        store.dispose()
