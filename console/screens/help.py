@@ -23,8 +23,8 @@ def binding_table(screen: Screen[object]) -> Table:
     rows: dict[str, tuple[list[str], str, str]] = {}
     for _key, active in screen.active_bindings.items():
         binding = active.binding
-        if not binding.description:
-            continue
+        if not binding.description or not binding.id:
+            continue  # Textual's own scrolling and focus keys: see the hint below
         ident = binding.id or binding.action
         keys, _, _ = rows.setdefault(ident, ([], binding.description, binding.id or ""))
         display = app.get_key_display(binding)
@@ -57,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label(f"Keys on the {self.view_title}", classes="title")
             yield Static(self.table)
             yield Label(
-                "Lists: ↑↓ / j k move · PgUp PgDn · Home End (g G) · Enter opens · "
+                "↑↓ PgUp PgDn Home End scroll · Tab moves focus · "
                 "remap any key by its id in [console.keymap]",
                 classes="hint",
             )

@@ -282,3 +282,15 @@ async def test_board_search_and_live_on_postgresql(pg_url: str) -> None:
             await wait_for(pilot, lambda: "Pg Live" in screen_text(app))
     finally:
         store.dispose()
+
+
+async def test_no_color_runs_in_monochrome(
+    app_factory: Callable[..., OrderdeckApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_factory()
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, list_ready(app, "#board"))
+        text = screen_text(app)
+        assert "ORDER" in text and "orders" in text
