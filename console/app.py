@@ -29,8 +29,9 @@ from console.screens.base import OrderdeckScreen
 from console.watchdog import Watchdog, on_hangup
 from console.widgets.header import Health
 from console.widgets.virtual_list import VirtualList
-from store import board, queries
+from store import board
 from store.errors import OrderdeckError
+from store.types import utcnow
 
 T = TypeVar("T")
 
@@ -237,9 +238,9 @@ class OrderdeckApp(App[None]):
     def _load_health(self) -> None:
         ctx = self.context
         try:
-            with ctx.store.read() as session:
-                summary = queries.status_summary(session, heartbeat_fresh=ctx.heartbeat_fresh)
-                statuses = board.status_counts(session.connection())
+            with ctx.store.read_connection() as conn:
+                summary = board.health(conn, heartbeat_fresh=ctx.heartbeat_fresh, now=utcnow())
+                statuses = board.status_counts(conn)
             own = getattr(ctx.engine, "worker_id", None) if self._engine_started else None
             if own is not None:  # our own engine's heartbeat is not "a service alive"
                 summary["workers_alive"] = sum(

@@ -9,7 +9,7 @@ same at a hundred orders and at a million. The console pages through
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,10 +17,15 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from store import search
 from store.keyset import Key, Listing
-from store.models import Order
+from store.models import AttentionItem, CarrierState, Notification, Order, WorkerHeartbeat
+from store.statuses import NotificationState
 from store.summary import ORDER_STATUS_RANK
 
 _orders = Order.__table__  # type: ignore[attr-defined]
+_attention = AttentionItem.__table__  # type: ignore[attr-defined]
+_notifications = Notification.__table__  # type: ignore[attr-defined]
+_heartbeats = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
+_carrier_state = CarrierState.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ _COLUMNS = (
 )
 
 
-def conditions(query: BoardQuery, dialect: str) -> list[Any]:
+def conditions(query: BoardQuery, dialect: str, conn: Connection | None = None) -> list[Any]:
     where: list[Any] = []
     if query.status:
         rank = ORDER_STATUS_RANK.get(query.status)
@@ -112,13 +117,15 @@ def conditions(query: BoardQuery, dialect: str) -> list[Any]:
         where.append(_orders.c.attention.is_not(None))
     elif query.attention:
         where.append(_orders.c.attention == query.attention)
-    found = search.condition(dialect, query.search)
+    found = search.condition(dialect, query.search, conn)
     if found is not None:
         where.append(found)
     return where
 
 
-def listing(query: BoardQuery, dialect: str) -> Listing:
+def listing(query: BoardQuery, dialect: str, conn: Connection | None = None) -> Listing:
+    """The board for ``query``; with ``conn``, a search picks its plan by how common
+    the needle is (see :func:`store.search.condition`)."""
     sort = SORTS.get(query.sort)
     if sort is None:
         raise ValueError(f"unknown board sort {query.sort!r}; one of {', '.join(SORTS)}")
@@ -128,7 +135,7 @@ def listing(query: BoardQuery, dialect: str) -> Listing:
         columns=_COLUMNS,
         order=(lead, _orders.c.id),
         descending=sort.descending,
-        where=conditions(query, dialect),
+        where=conditions(query, dialect, conn),
         nullable_lead=sort.nullable,
     )
 
@@ -153,16 +160,27 @@ def to_row(listing_: Listing, row: RowMapping) -> BoardRow:
     )
 
 
+_BY_RANK = {rank: status for status, rank in ORDER_STATUS_RANK.items()}
+
+
 def status_counts(conn: Connection) -> dict[str, int]:
-    """Orders per summary status (walks the status index, not the table)."""
-    rows = conn.execute(
-        sa.select(_orders.c.status_rank, _orders.c.status, sa.func.count()).group_by(
-            _orders.c.status_rank, _orders.c.status
-        )
-    )
+    """Orders per summary status, counted on the status index (not the table)."""
     counts: dict[str, int] = {}
-    for _rank, status, n in rows:
-        counts[status] = counts.get(status, 0) + int(n)
+    rows = conn.execute(
+        sa.select(_orders.c.status_rank, sa.func.count()).group_by(_orders.c.status_rank)
+    )
+    for rank, n in rows:
+        status = _BY_RANK.get(rank)
+        if status is not None:
+            counts[status] = int(n)
+            continue
+        # Statuses this version does not know share one rank: name them from the rows.
+        for name, m in conn.execute(
+            sa.select(_orders.c.status, sa.func.count())
+            .where(_orders.c.status_rank == rank)
+            .group_by(_orders.c.status)
+        ):
+            counts[name] = counts.get(name, 0) + int(m)
     return counts
 
 
@@ -172,3 +190,44 @@ def carriers(conn: Connection) -> list[str]:
         sa.select(_orders.c.carrier).where(_orders.c.carrier.is_not(None)).distinct()
     )
     return sorted(r[0] for r in rows)
+
+
+def health(conn: Connection, *, heartbeat_fresh: timedelta, now: datetime) -> dict[str, Any]:
+    """What the console header shows about sync health, from indexes and small tables
+    only (``status_summary`` also counts every shipment, too slow to repeat at scale).
+
+    Keys as in :func:`store.queries.status_summary`: ``attention``, ``workers``,
+    ``workers_alive``, ``last_poll_at`` (the newest carrier answer), ``pending_notifications``
+    and ``carriers``.
+    """
+    a, n, hb, cs = _attention, _notifications, _heartbeats, _carrier_state
+    attention = {
+        reason: int(count)
+        for reason, count in conn.execute(
+            sa.select(a.c.reason, sa.func.count())
+            .where(
+                a.c.resolved_at.is_(None),
+                sa.or_(a.c.snoozed_until.is_(None), a.c.snoozed_until <= now),
+            )
+            .group_by(a.c.reason)
+        )
+    }
+    workers = []
+    for row in conn.execute(sa.select(hb)).mappings():
+        alive = row["state"] != "stopped" and now - row["last_seen"] <= heartbeat_fresh
+        workers.append({"worker_id": row["worker_id"], "role": row["role"], "alive": alive})
+    pending = conn.execute(
+        sa.select(sa.func.count()).select_from(n).where(n.c.state == NotificationState.PENDING)
+    ).scalar_one()
+    carriers = [dict(r) for r in conn.execute(sa.select(cs)).mappings()]
+    answered = [
+        t for c in carriers for t in (c["last_success_at"], c["last_error_at"]) if t is not None
+    ]
+    return {
+        "attention": attention,
+        "workers": workers,
+        "workers_alive": sum(1 for w in workers if w["alive"]),
+        "last_poll_at": max(answered).isoformat() if answered else None,
+        "pending_notifications": int(pending),
+        "carriers": carriers,
+    }

@@ -62,7 +62,10 @@ def list_orders(session: Session, flt: OrderFilter) -> list[Order]:
     if flt.source:
         query = query.where(Order.source == flt.source)
     if flt.search:
-        query = query.where(search_condition(flt.search, session.get_bind().dialect.name))
+        dialect = session.get_bind().dialect.name
+        found = search.condition(dialect, flt.search, session.connection())
+        if found is not None:
+            query = query.where(found)
     query = query.order_by(col(Order.changed_at).desc(), col(Order.id).desc()).limit(flt.limit)
     return list(session.exec(query))
 

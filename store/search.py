@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from store.models import Order
 from store.summary import fold
@@ -47,14 +48,38 @@ def fts_phrase(folded: str) -> str:
     return '"' + folded.replace('"', '""') + '"'
 
 
-def condition(dialect: str, text: str | None) -> Any:
-    """A WHERE clause on ``orders`` for the search ``text``; None when it is empty."""
+#: A needle matching fewer orders than this is looked up through the index and its
+#: matches listed by id; a commoner one is found by walking the board's own sort
+#: index, where matches are dense enough that a window fills after a few rows.
+RARE = 2000
+
+
+def condition(dialect: str, text: str | None, conn: Connection | None = None) -> Any:
+    """A WHERE clause on ``orders`` for the search ``text``; None when it is empty.
+
+    With ``conn`` on SQLite, the FTS index is asked (cheaply: it stops after
+    :data:`RARE` + 1 hits) how common the needle is, and the clause is chosen to
+    match: the ids of a rare needle's orders, or a ``LIKE`` for a common one.
+    """
     folded = needle(text)
     if not folded:
         return None
     if dialect == "sqlite" and len(folded) >= MIN_INDEXED:
+        phrase = fts_phrase(folded)
+        if conn is not None:
+            ids = (
+                conn.execute(
+                    sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q LIMIT :n"),
+                    {"q": phrase, "n": RARE + 1},
+                )
+                .scalars()
+                .all()
+            )
+            if len(ids) <= RARE:
+                return _orders.c.id.in_(ids) if ids else sa.false()
+            return _like(folded)
         matches = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_q")
-        matches = matches.bindparams(fts_q=fts_phrase(folded)).columns(sa.column("rowid"))
+        matches = matches.bindparams(fts_q=phrase).columns(sa.column("rowid"))
         return _orders.c.id.in_(matches.subquery().select())
     return _like(folded)
 

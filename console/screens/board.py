@@ -112,8 +112,13 @@ class BoardScreen(OrderdeckScreen):
     def _apply_query(self, query: BoardQuery, *, first_paint: bool = False) -> None:
         self.query_state = query
         self.total = None
-        listing = board.listing(query, self.ctx.store.dialect)
-        source = SqlSource(self.ctx.store, listing, board.to_row, _orders.c.id)
+        dialect = self.ctx.store.dialect
+        source = SqlSource(
+            self.ctx.store,
+            lambda conn: board.listing(query, dialect, conn),
+            board.to_row,
+            _orders.c.id,
+        )
         first = None
         if first_paint:
             # One indexed page (a few milliseconds at any size) read here, so the

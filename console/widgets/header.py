@@ -108,10 +108,15 @@ class StatusHeader(Static):
             if h.carrier_errors:
                 line.append(" · carrier errors: ", style="bold red")
                 line.append(", ".join(h.carrier_errors), style="bold red")
-        line.append("\n")
+        first = line
+        line = Text(no_wrap=True, overflow="ellipsis")
         if h.loaded:
             total = sum(h.statuses.values())
+            attention = sum(h.attention.values())
             line.append(f"{total:,} orders", style="bold")
+            line.append("  ")
+            line.append(f"attention {attention:,}", style=ATTENTION_STYLE if attention else "")
+            line.append("  │")
             for status in STATUSES:
                 n = h.statuses.get(status)
                 if not n:
@@ -121,10 +126,10 @@ class StatusHeader(Static):
                     f"{SHORT.get(status, status) if short else status_label(status)} {n:,}",
                     style=STATUS_STYLE.get(status, ""),
                 )
-            attention = sum(h.attention.values())
-            line.append("  │ ")
-            line.append(f"attention {attention:,}", style=ATTENTION_STYLE if attention else "")
-        return line
+        room = max(width - 2, 10)  # the padding
+        first.truncate(room, overflow="ellipsis")
+        line.truncate(room, overflow="ellipsis")
+        return Text("\n").join([first, line])
 
     def on_resize(self) -> None:
         if self.health.loaded:

@@ -26,6 +26,7 @@ from store.engine import Store
 from store.models import (
     AttentionItem,
     AuditEntry,
+    CarrierState,
     EtaRevision,
     LineItem,
     Notification,
@@ -521,6 +522,22 @@ def generate(
             if progress:
                 progress(counts.orders)
     flush()
+    with store.write_connection() as conn:
+        carrier_state = CarrierState.__table__  # type: ignore[attr-defined]
+        conn.execute(
+            sa.insert(carrier_state).values(
+                carrier="sandbox", last_success_at=now - timedelta(seconds=90)
+            )
+        )
+        conn.execute(
+            sa.insert(carrier_state).values(
+                carrier="ups",
+                circuit="open",
+                consecutive_failures=5,
+                last_error="503 Service Unavailable",
+                last_error_at=now - timedelta(minutes=4),
+            )
+        )
     if progress:
         progress(counts.orders)
     return counts
