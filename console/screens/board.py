@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -221,9 +222,6 @@ class BoardScreen(OrderdeckScreen):
             _replace(self.query_state, sort=SORT_ORDER[(index + 1) % len(SORT_ORDER)])
         )
 
-    def set_sort(self, sort: str) -> None:
-        self._apply_query(_replace(self.query_state, sort=sort))
-
     def action_filter_status(self) -> None:
         options: list[tuple[Text | str, str | None]] = [("all statuses", None)]
         options += [(status_text(s), s) for s in board.STATUSES]
@@ -257,9 +255,6 @@ class BoardScreen(OrderdeckScreen):
     def _set_filter(self, **changes: str | None) -> None:
         self._apply_query(_replace(self.query_state, **changes))
 
-    def apply_filter(self, **changes: str | None) -> None:
-        self._set_filter(**changes)
-
     # -- live ----------------------------------------------------------------
 
     def refresh_data(self, message: StoreChanged | None) -> None:
@@ -268,6 +263,4 @@ class BoardScreen(OrderdeckScreen):
 
 
 def _replace(query: BoardQuery, **changes: str | None) -> BoardQuery:
-    from dataclasses import replace
-
     return replace(query, **changes)  # type: ignore[arg-type]

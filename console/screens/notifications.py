@@ -151,7 +151,6 @@ class NotificationsScreen(OrderdeckScreen):
     @on(VirtualList.Selected, "#nlist")
     def _show(self, event: VirtualList.Selected) -> None:
         row: NotificationRow = event.row
-        store = self.ctx.store
 
         def load(conn: object) -> tuple[dict[str, object] | None, list[dict[str, object]]]:
             found = (
@@ -164,7 +163,6 @@ class NotificationsScreen(OrderdeckScreen):
             return (dict(found) if found else None, lists.attempts_of(conn, row.id))  # type: ignore[arg-type]
 
         self.oapp.run_read(load, lambda got: self._attempts(row, *got))
-        del store
 
     def _attempts(
         self,

@@ -26,7 +26,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -168,6 +168,7 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         self._highlight_timer: Any = None
         self._cursor_id: Hashable | None = None
         self._layout: tuple[int, list[tuple[Column[R], int]]] | None = None
+        self._style_cache: dict[str, Style] | None = None
 
     # -- public API -----------------------------------------------------------
 
@@ -201,8 +202,8 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             return
         complete = len(first) < PAGE
         self._apply_reset(self._generation, first, complete)
-        if not complete:
-            self.call_later(self._start_count, self._generation)
+        if not complete:  # counting starts once the first frame is out
+            self.call_after_refresh(self._start_count, self._generation)
 
     def reload(self, changed: set[Hashable] | None = None) -> None:
         """Re-read the window around the cursor (another process committed)."""
@@ -540,33 +541,44 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         top = self.scroll_offset.y
         index = top + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._styles()["base"]
         if y == 0:
             self._ensure(top)
         if index >= self.total:
             if self.total == 0 and y == 0 and self.known:
-                style = self.get_component_rich_style("virtual-list--empty")
+                style = self._styles()["empty"]
                 return Strip([Segment(_fit(f" {self.empty_text}", width), base + style)])
             return Strip.blank(width, base)
         row = self._rows.get(index)
         if row is None:
             self._ensure(top)
-            style = self.get_component_rich_style("virtual-list--loading")
+            style = self._styles()["loading"]
             return Strip([Segment(_fit(" …", width), base + style)])
         return self._row_strip(index, row, width, base)
+
+    def _styles(self) -> dict[str, Style]:
+        """The widget's styles, computed once per CSS or theme change, not per line."""
+        if self._style_cache is None:
+            cache = {"base": self.rich_style}
+            for name in ("empty", "loading", "changed", "marked", "cursor"):
+                cache[name] = self.get_component_rich_style(f"virtual-list--{name}")
+            self._style_cache = cache
+        return self._style_cache
+
+    def notify_style_update(self) -> None:
+        self._style_cache = None
+        super().notify_style_update()
 
     def _row_strip(self, index: int, row: R, width: int, base: Style) -> Strip:
         assert self.source is not None
         row_id = self.source.row_id(row)
         style = base
         if row_id in self._highlight:
-            style += self.get_component_rich_style("virtual-list--changed")
+            style += self._styles()["changed"]
         if row_id in self.marked:
-            style += self.get_component_rich_style("virtual-list--marked")
+            style += self._styles()["marked"]
         # The cursor goes on top of the cells' own colours, so its row stays legible.
-        cursor = (
-            self.get_component_rich_style("virtual-list--cursor") if index == self.cursor else None
-        )
+        cursor = self._styles()["cursor"] if index == self.cursor else None
         segments: list[Segment] = []
         mark = "●" if row_id in self.marked else " "
         for column, size in self.layout(width):
@@ -590,6 +602,9 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             for segment in cell.render(self.app.console):
                 seg_style = style + segment.style if segment.style else style
                 segments.append(Segment(segment.text, seg_style + cursor if cursor else seg_style))
+        placed = self.layout(width)
+        if sum(size for _, size in placed) + len(placed) == width:
+            return Strip(segments, width)  # every cell was cut to size: no re-measuring
         line_style = style + cursor if cursor else style
         return Strip(segments).adjust_cell_length(width, line_style)
 
@@ -644,9 +659,6 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) != round(new_value):
             self._ensure(round(new_value))
-
-    def scroll_region_for_cursor(self) -> Region:
-        return Region(0, self.cursor, self.size.width, 1)
 
 
 def _fit(text: str, width: int, justify: str = "left") -> str:
