@@ -187,6 +187,24 @@ async def first_paint(kind: str, url: str) -> float:
     return at - started
 
 
+async def settle(pilot: Any, app: Any, board: Any) -> None:
+    """Back to the whole board, focused, with no fetch or count still running."""
+    found = app.screen.query("#search")
+    if found and found.first().value:
+        found.first().value = ""
+    board.focus()
+    await _until(
+        pilot,
+        lambda: (
+            board.has_focus
+            and board.known
+            and not board._busy
+            and not board._counting
+            and _rows_painted(app)
+        ),
+    )
+
+
 async def key_times(kind: str, url: str, keys: list[str], repeat: int) -> dict[str, list[float]]:
     """Seconds from a key press to the first frame that shows its effect."""
     from textual import events
@@ -214,15 +232,14 @@ async def key_times(kind: str, url: str, keys: list[str], repeat: int) -> dict[s
                         search = app.screen.query_one("#search")
                         condition = lambda s=search: s.value == "m"  # noqa: E731
                     elif key == "end":
-                        board.focus()
+                        await settle(pilot, app, board)
                         await pilot.press("home")
                         await _until(pilot, lambda: _rows_painted(app))
                         condition = lambda: (  # noqa: E731
                             board.cursor == board.total - 1 and _rows_painted(app)
                         )
                     else:
-                        board.focus()
-                        await _until(pilot, lambda: board.has_focus and _rows_painted(app))
+                        await settle(pilot, app, board)
                         was = board.cursor
                         condition = lambda w=was: board.cursor > w and _rows_painted(app)  # noqa: E731
                     await asyncio.sleep(0.05)  # let prefetches settle, as between keystrokes
