@@ -423,8 +423,8 @@ async def measure(url: str, orders: int, runs: int) -> dict[str, Any]:
         empty_paint.append(await first_paint("empty", url))
         board_paint.append(await first_paint("board", url))
     keys = ["pagedown", "end", "char"]
-    empty_keys = await key_times("empty", url, keys, runs)
-    board_keys = await key_times("board", url, keys, runs)
+    empty_keys = await key_times("empty", url, keys, runs * 2)
+    board_keys = await key_times("board", url, keys, runs * 2)
     texts = needles(60, orders)
     sql = search_sql(url, texts)
     ui = await search_ui(url, texts[:20])

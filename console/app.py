@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,9 @@ class OrderdeckApp(App[None]):
     def start_background(self) -> None:
         if self._follower is not None:
             return
+        # Everything built so far lives as long as the app: keep the collector from
+        # walking it again and again (long pauses on a busy board otherwise).
+        gc.freeze()
         self._follower = Follower(self.context.store, self.context.feed_interval, self.post_message)
         self.run_worker(self._follower.run, thread=True, group="feed", exit_on_error=False)
         self.refresh_health()
@@ -114,6 +118,7 @@ class OrderdeckApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        gc.unfreeze()
         if self._follower is not None:
             self._follower.stop.set()
         if self._watchdog is not None:
