@@ -542,8 +542,6 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         index = top + y
         width = self.scrollable_content_region.width
         base = self._styles()["base"]
-        if y == 0:
-            self._ensure(top)
         if index >= self.total:
             if self.total == 0 and y == 0 and self.known:
                 style = self._styles()["empty"]
@@ -658,7 +656,11 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) != round(new_value):
-            self._ensure(round(new_value))
+            # Prefetch once this frame is out, so reading ahead never slows the frame.
+            self.call_after_refresh(self._ensure_here)
+
+    def _ensure_here(self) -> None:
+        self._ensure(self.scroll_offset.y)
 
 
 def _fit(text: str, width: int, justify: str = "left") -> str:
