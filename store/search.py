@@ -54,6 +54,24 @@ def fts_phrase(folded: str) -> str:
 RARE = 2000
 
 
+def _distinct(trigram: str) -> int:
+    """How telling a trigram probably is: digits and punctuation are rarer than letters."""
+    score = 2 * any(c.isdigit() for c in trigram) + any(not c.isalnum() for c in trigram)
+    return score - (" " in trigram) - 3 * (len(set(trigram)) == 1)
+
+
+def probe_query(folded: str) -> str:
+    """An FTS5 query for candidates: up to four non-overlapping trigrams of the needle,
+    the most telling first, ANDed. A phrase of every overlapping trigram is exact but
+    walks every trigram's postings; a few trigrams find the same orders (plus a few
+    that the LIKE then drops) in a fraction of the time."""
+    grams = [folded[i : i + 3] for i in range(0, len(folded) - 2, 3)]
+    if len(folded) % 3:
+        grams.append(folded[-3:])
+    chosen = sorted(dict.fromkeys(grams), key=_distinct, reverse=True)[:4]
+    return " ".join(fts_phrase(g) for g in chosen)
+
+
 def condition(dialect: str, text: str | None, conn: Connection | None = None) -> Any:
     """A WHERE clause on ``orders`` for the search ``text``; None when it is empty.
 
@@ -65,21 +83,29 @@ def condition(dialect: str, text: str | None, conn: Connection | None = None) ->
     if not folded:
         return None
     if dialect == "sqlite" and len(folded) >= MIN_INDEXED:
-        phrase = fts_phrase(folded)
         if conn is not None:
-            ids = (
-                conn.execute(
-                    sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q LIMIT :n"),
-                    {"q": phrase, "n": RARE + 1},
+            # Two probes, both stopping after RARE + 1 hits: a few trigrams in any order
+            # (cheap, a superset), then the exact phrase when that was not enough.
+            for probe, exact in ((probe_query(folded), False), (fts_phrase(folded), True)):
+                ids = (
+                    conn.execute(
+                        sa.text(
+                            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q LIMIT :n"
+                        ),
+                        {"q": probe, "n": RARE + 1},
+                    )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
-            if len(ids) <= RARE:
-                return _orders.c.id.in_(ids) if ids else sa.false()
+                if len(ids) <= RARE:
+                    if not ids:
+                        return sa.false()
+                    found = _orders.c.id.in_(ids)
+                    # The trigram probe also finds orders holding the trigrams apart.
+                    return found if exact else sa.and_(found, _like(folded))
             return _like(folded)
         matches = sa.text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_q")
-        matches = matches.bindparams(fts_q=phrase).columns(sa.column("rowid"))
+        matches = matches.bindparams(fts_q=fts_phrase(folded)).columns(sa.column("rowid"))
         return _orders.c.id.in_(matches.subquery().select())
     return _like(folded)
 
