@@ -109,13 +109,21 @@ def test_search_is_substring_case_and_accent_insensitive(filled: Store) -> None:
             board.listing(board.BoardQuery(search=odd), filled.dialect).first(conn, 5)
 
 
-def test_search_matches_the_naive_scan(filled: Store) -> None:
-    for needle in ("müller", "example.com", "rm0000", "+44 7700 0001", "gb"):
+@pytest.mark.parametrize("rare", [2000, 3], ids=["by-id", "along-the-index"])
+def test_search_matches_the_naive_scan(
+    filled: Store, rare: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both plans (a rare needle's ids, a common needle along the sort index) and the
+    plan-less condition find exactly what a scan finds."""
+    monkeypatch.setattr(search, "RARE", rare)
+    for needle in ("müller", "example.com", "rm0000", "+44 7700 0001", "gb", "7700 00012", "zzq"):
         query = board.BoardQuery(search=needle)
         expected = _naive(filled, query)
         with filled.read_connection() as conn:
-            got = [r["id"] for r in board.listing(query, filled.dialect).first(conn, 1000)]
-        assert got == expected, needle
+            planned = board.listing(query, filled.dialect, conn).first(conn, 1000)
+            plain = board.listing(query, filled.dialect).first(conn, 1000)
+        assert [r["id"] for r in planned] == expected, needle
+        assert [r["id"] for r in plain] == expected, needle
 
 
 def test_search_index_follows_updates_and_deletes(filled: Store) -> None:
