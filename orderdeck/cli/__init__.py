@@ -57,9 +57,29 @@ def cli(ctx: click.Context, config_path: str | None, db_url: str | None) -> None
 
 
 def _register() -> None:
-    from orderdeck.cli import config_cmd, console_cmd, db, detect, notify, orders, status
+    from orderdeck.cli import (
+        config_cmd,
+        console_cmd,
+        db,
+        detect,
+        notify,
+        orders,
+        sandbox_cmd,
+        status,
+        track,
+    )
 
-    for module in (console_cmd, orders, notify, detect, status, db, config_cmd):
+    for module in (
+        console_cmd,
+        orders,
+        track,
+        notify,
+        detect,
+        status,
+        sandbox_cmd,
+        db,
+        config_cmd,
+    ):
         module.register(cli)
 
 

@@ -14,84 +14,17 @@ Carriers write times three ways, and each is read by one rule:
    place in exactly one zone is read as UTC, and ``utc_offset_minutes`` stays
    None, so nobody mistakes the guess for the carrier's word.
 
-Zones come from the system tz database (``zone.tab``): a country with a single
-zone there needs no table of ours.
+Zones come from :func:`sync.carriers.times.location_zone` (the system tz database
+plus state tables for the countries that span several zones).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from functools import cache
-from pathlib import Path
-from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-#: US states and territories -> the zone where most of the state lives.
-#: Split states (TX, FL, KY, TN, MI, IN, KS, NE, ND, SD, ID, OR) take the
-#: zone of their larger part: a scan in El Paso is off by an hour, a scan in
-#: Houston is right.
-_US = {
-    "AL": "America/Chicago", "AK": "America/Anchorage", "AZ": "America/Phoenix",
-    "AR": "America/Chicago", "CA": "America/Los_Angeles", "CO": "America/Denver",
-    "CT": "America/New_York", "DE": "America/New_York", "DC": "America/New_York",
-    "FL": "America/New_York", "GA": "America/New_York", "HI": "Pacific/Honolulu",
-    "ID": "America/Boise", "IL": "America/Chicago", "IN": "America/Indiana/Indianapolis",
-    "IA": "America/Chicago", "KS": "America/Chicago", "KY": "America/New_York",
-    "LA": "America/Chicago", "ME": "America/New_York", "MD": "America/New_York",
-    "MA": "America/New_York", "MI": "America/Detroit", "MN": "America/Chicago",
-    "MS": "America/Chicago", "MO": "America/Chicago", "MT": "America/Denver",
-    "NE": "America/Chicago", "NV": "America/Los_Angeles", "NH": "America/New_York",
-    "NJ": "America/New_York", "NM": "America/Denver", "NY": "America/New_York",
-    "NC": "America/New_York", "ND": "America/Chicago", "OH": "America/New_York",
-    "OK": "America/Chicago", "OR": "America/Los_Angeles", "PA": "America/New_York",
-    "RI": "America/New_York", "SC": "America/New_York", "SD": "America/Chicago",
-    "TN": "America/Chicago", "TX": "America/Chicago", "UT": "America/Denver",
-    "VT": "America/New_York", "VA": "America/New_York", "WA": "America/Los_Angeles",
-    "WV": "America/New_York", "WI": "America/Chicago", "WY": "America/Denver",
-    "PR": "America/Puerto_Rico", "VI": "America/St_Thomas", "GU": "Pacific/Guam",
-    "MP": "Pacific/Saipan", "AS": "Pacific/Pago_Pago",
-    # APO/FPO "states" have no single zone: left out on purpose (read as UTC).
-}  # fmt: skip
-
-_CA = {
-    "NL": "America/St_Johns", "NS": "America/Halifax", "PE": "America/Halifax",
-    "NB": "America/Moncton", "QC": "America/Toronto", "ON": "America/Toronto",
-    "MB": "America/Winnipeg", "SK": "America/Regina", "AB": "America/Edmonton",
-    "BC": "America/Vancouver", "YT": "America/Whitehorse", "NT": "America/Yellowknife",
-    "NU": "America/Iqaluit",
-}  # fmt: skip
-
-_AU = {
-    "NSW": "Australia/Sydney", "ACT": "Australia/Sydney", "VIC": "Australia/Melbourne",
-    "QLD": "Australia/Brisbane", "SA": "Australia/Adelaide", "WA": "Australia/Perth",
-    "TAS": "Australia/Hobart", "NT": "Australia/Darwin",
-}  # fmt: skip
-
-_MX = {
-    "BC": "America/Tijuana", "BCN": "America/Tijuana", "SON": "America/Hermosillo",
-    "SO": "America/Hermosillo", "CHH": "America/Chihuahua", "CH": "America/Chihuahua",
-    "SIN": "America/Mazatlan", "SI": "America/Mazatlan", "BCS": "America/Mazatlan",
-    "NAY": "America/Mazatlan", "QR": "America/Cancun", "ROO": "America/Cancun",
-}  # fmt: skip
-
-#: Countries whose other zones cover a small, outlying part (Büsingen, the
-#: Canaries, the Azores, Xinjiang, the Chathams...): the mainland zone.
-_PRINCIPAL = {
-    "DE": "Europe/Berlin", "ES": "Europe/Madrid", "PT": "Europe/Lisbon",
-    "CN": "Asia/Shanghai", "NZ": "Pacific/Auckland", "CL": "America/Santiago",
-    "EC": "America/Guayaquil", "UA": "Europe/Kyiv", "MY": "Asia/Kuala_Lumpur",
-    "AR": "America/Argentina/Buenos_Aires", "UZ": "Asia/Tashkent", "CY": "Asia/Nicosia",
-    "DK": "Europe/Copenhagen", "NO": "Europe/Oslo", "GB": "Europe/London",
-}  # fmt: skip
-
-#: Multi-zone countries: region table, and the zone used when the region is
-#: not in it (None: no safe single answer).
-_REGIONS: dict[str, tuple[dict[str, str], str | None]] = {
-    "US": (_US, None),
-    "CA": (_CA, None),
-    "AU": (_AU, None),
-    "MX": (_MX, "America/Mexico_City"),  # every state not listed keeps Mexico City time
-}
+from sync.carriers.times import location_zone
 
 _ISO = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
@@ -100,46 +33,9 @@ _ISO = re.compile(
 )
 
 
-@cache
-def _country_zones() -> dict[str, tuple[str, ...]]:
-    """ISO country code -> its zones in the system tz database."""
-    zones: dict[str, list[str]] = {}
-    for folder in TZPATH:
-        path = Path(folder) / "zone.tab"
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line or line.startswith("#"):
-                continue
-            fields = line.split("\t")
-            if len(fields) >= 3:
-                zones.setdefault(fields[0].upper(), []).append(fields[2])
-        break
-    return {country: tuple(names) for country, names in zones.items()}
-
-
-@cache
 def zone_for(country: str | None, region: str | None = None) -> ZoneInfo | None:
-    """The one zone a location is in, or None when we cannot tell."""
-    if not country:
-        return None
-    country = country.strip().upper()
-    name: str | None = None
-    if country in _REGIONS:
-        table, fallback = _REGIONS[country]
-        name = table.get((region or "").strip().upper(), fallback)
-    elif country in _PRINCIPAL:
-        name = _PRINCIPAL[country]
-    else:
-        zones = _country_zones().get(country, ())
-        if len(zones) == 1:
-            name = zones[0]
-    if name is None:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    """The one zone a location is in, or None when we cannot tell (see ``times.location_zone``)."""
+    return location_zone(country, region)
 
 
 def offset_minutes(moment: datetime) -> int | None:

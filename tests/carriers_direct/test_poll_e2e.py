@@ -15,11 +15,11 @@ import pytest
 pytest.importorskip("sync.poller", reason="the poller has not landed on this branch")
 
 import sqlalchemy as sa
-from sync.poller import Poller
 
 from store.engine import Store
 from store.models import EtaRevision, Order, Shipment, TrackingEvent
 from store.types import utcnow
+from sync.poller import Poller
 from sync.settings import CarrierSettings, SyncSettings, TrackingSettings
 from tests.carriers_direct import payloads as p
 from tests.carriers_direct.loopback import API_KEY, CLIENT_ID, CLIENT_SECRET, Loopback, Reply
