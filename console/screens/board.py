@@ -128,11 +128,7 @@ class BoardScreen(OrderdeckScreen):
                 first = source.first(PAGE)
             except Exception as exc:
                 self.oapp.show_error(exc, "Cannot read the store")
-        self.board.empty_text = (
-            "no orders match"
-            if query.filtered
-            else "no orders yet: `orderdeck import FILE` adds some"
-        )
+        self.board.empty_text = "no orders match" if query.filtered else "no orders yet"
         self.board.set_source(source, first=first)
         self._show_indicator()
 
