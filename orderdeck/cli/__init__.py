@@ -59,6 +59,7 @@ def cli(ctx: click.Context, config_path: str | None, db_url: str | None) -> None
 def _register() -> None:
     from orderdeck.cli import (
         config_cmd,
+        console_cmd,
         db,
         detect,
         notify,
@@ -69,7 +70,18 @@ def _register() -> None:
         track,
     )
 
-    for module in (orders, track, notify, detect, status, sync_cmd, sandbox_cmd, db, config_cmd):
+    for module in (
+        console_cmd,
+        orders,
+        track,
+        notify,
+        detect,
+        status,
+        sync_cmd,
+        sandbox_cmd,
+        db,
+        config_cmd,
+    ):
         module.register(cli)
 
 
