@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.commands import ActionsProvider, OrdersProvider, ViewsProvider
@@ -102,6 +103,18 @@ class OrderdeckApp(App[None]):
 
     # -- lifecycle --------------------------------------------------------------
 
+    def on_load(self) -> None:
+        # Building the first frame allocates a great many objects that live as long
+        # as the app; no collector passes over them until it is out (then they are
+        # frozen out of its way for good, see start_background).
+        gc.disable()
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The board is the first screen: no blank default screen to build and leave."""
+        from console.screens.board import BoardScreen
+
+        return BoardScreen()
+
     def on_mount(self) -> None:
         if self.context.settings.theme:
             try:
@@ -116,10 +129,6 @@ class OrderdeckApp(App[None]):
                 )
         if self.context.settings.keymap:
             self.set_keymap(dict(self.context.settings.keymap))
-        from console.screens.board import BoardScreen
-
-        self.install_screen(BoardScreen(), "board")
-        self.push_screen("board")
         # Live updates and the header start once the first view has painted its rows
         # (or after a second), so they do not compete with the first paint.
         self.set_timer(1.0, self.start_background)
@@ -133,6 +142,7 @@ class OrderdeckApp(App[None]):
         # Everything built so far lives as long as the app: keep the collector from
         # walking it again and again (long pauses on a busy board otherwise).
         gc.freeze()
+        gc.enable()
         self._follower = Follower(self.context.store, self.context.feed_interval, self.post_message)
         self.run_worker(self._follower.run, thread=True, group="feed", exit_on_error=False)
         self.refresh_health()
@@ -156,6 +166,7 @@ class OrderdeckApp(App[None]):
 
     async def on_unmount(self) -> None:
         gc.unfreeze()
+        gc.enable()
         if self._follower is not None:
             self._follower.stop.set()
         if self._watchdog is not None:
@@ -179,7 +190,7 @@ class OrderdeckApp(App[None]):
         if getattr(self.screen, "VIEW_TITLE", "") == name:
             return
         # Views sit side by side on the board: going to one closes what is above it.
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             self.pop_screen()
         if name in factories:
             self.push_screen(factories[name]())

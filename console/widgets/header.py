@@ -96,6 +96,7 @@ class StatusHeader(Static):
         self.title_text = title
         self.health = Health()
         self.now: datetime | None = None
+        self.update(self.render_text())  # the view's name and "loading…" on the first frame
 
     def on_mount(self) -> None:
         self.watch(self.app, "health", self._on_health)
@@ -147,5 +148,4 @@ class StatusHeader(Static):
         return Text("\n").join([first, line])
 
     def on_resize(self) -> None:
-        if self.health.loaded:
-            self.update(self.render_text())
+        self.update(self.render_text())
