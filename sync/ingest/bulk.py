@@ -1,0 +1,100 @@
+"""Core statements compiled once, then run through the driver's ``executemany``.
+
+SQLAlchemy builds the statement (``store.upsert.insert`` with ``ON CONFLICT``) and
+its dialect compiles it; the rows go to the driver as plain tuples (SQLite) or
+dicts (psycopg). That skips Core's per-row parameter assembly, which at a million
+rows costs as much as the database work itself. Column types still convert
+values the way Core would: each column's bind processor is applied here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from store import upsert
+
+PREFIX = "p_"
+
+
+def params_for(columns: Sequence[str]) -> dict[str, Any]:
+    """``.values()`` for an insert of ``columns``: bind parameters named ``p_<column>``."""
+    return {c: sa.bindparam(PREFIX + c) for c in columns}
+
+
+class Bulk:
+    """One compiled statement over ``columns`` (in the order rows give them)."""
+
+    def __init__(self, conn: Connection, table: sa.Table, stmt: Any, columns: Sequence[str]):
+        dialect = conn.dialect
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.columns = list(columns)
+        self.positional = bool(compiled.positional)
+        index = {PREFIX + c: i for i, c in enumerate(self.columns)}
+        if self.positional:
+            names = list(compiled.positiontup or ())
+            self.order: list[int] | None = [index[n] for n in names]
+            if self.order == list(range(len(self.columns))):
+                self.order = None
+        else:
+            self.order = None
+        self.keys = [PREFIX + c for c in self.columns]
+        self.processors: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, name in enumerate(self.columns):
+            proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                self.processors.append((i, proc))
+
+    def run(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.processors:
+            converted = []
+            procs = self.processors
+            for row in rows:
+                values = list(row)
+                for i, proc in procs:
+                    value = values[i]
+                    if value is not None:
+                        values[i] = proc(value)
+                converted.append(values)
+            rows = converted  # type: ignore[assignment]
+        if self.positional:
+            order = self.order
+            params: list[Any] = (
+                [tuple(r) for r in rows]
+                if order is None
+                else [tuple(r[i] for i in order) for r in rows]
+            )
+        else:
+            keys = self.keys
+            params = [dict(zip(keys, r, strict=True)) for r in rows]
+        conn.exec_driver_sql(self.sql, params)
+
+
+def upsert_statement(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str] | None = None,
+    update_exprs: dict[str, Any] | None = None,
+) -> Bulk:
+    """``INSERT (columns) ... ON CONFLICT (conflict) DO UPDATE SET update`` (or DO NOTHING)."""
+    stmt = upsert.insert(conn, table).values(params_for(columns))
+    if update or update_exprs:
+        set_: dict[str, Any] = {c: stmt.excluded[c] for c in (update or ())}
+        set_.update(update_exprs or {})
+        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return Bulk(conn, table, stmt, columns)
+
+
+def insert_statement(conn: Connection, table: sa.Table, columns: Sequence[str]) -> Bulk:
+    return Bulk(conn, table, sa.insert(table).values(params_for(columns)), columns)
