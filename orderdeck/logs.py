@@ -1,0 +1,89 @@
+"""Logging for the command line and the service.
+
+Human lines on a terminal; JSON lines otherwise (journald and log shippers read
+them); optionally a rotating file. Every record passes through a filter that
+masks the configuration's secrets, and Apprise's logger is never let below INFO,
+because its DEBUG output carries URLs with credentials and message bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from store.redact import mask_secrets
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class SecretFilter(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message, self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                data[key] = value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def setup(
+    *,
+    level: str = "INFO",
+    fmt: str = "auto",
+    file: Path | None = None,
+    secrets: list[str] | None = None,
+    stream: Any = None,
+) -> None:
+    stream = stream or sys.stderr
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    secret_filter = SecretFilter(secrets or [])
+    use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
+    handler: logging.Handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        JsonFormatter()
+        if use_json
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    )
+    handler.addFilter(secret_filter)
+    root.addHandler(handler)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        rotating = logging.handlers.RotatingFileHandler(
+            file, maxBytes=10_000_000, backupCount=5, encoding="utf-8"
+        )
+        rotating.setFormatter(JsonFormatter())
+        rotating.addFilter(secret_filter)
+        root.addHandler(rotating)
+    # Apprise logs secrets and customer data below INFO; watchfiles and httpx are chatty.
+    logging.getLogger("apprise").setLevel(max(logging.INFO, root.level))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
