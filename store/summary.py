@@ -54,6 +54,8 @@ def fold(text: str | None) -> str:
     """Lower-case, accent-free, so ``José`` is found by ``jose``."""
     if not text:
         return ""
+    if text.isascii():
+        return text.lower()  # the same as below, without a pass per character
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 

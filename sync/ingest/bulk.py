@@ -9,6 +9,7 @@ values the way Core would: each column's bind processor is applied here.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,13 +36,25 @@ class Bulk:
         self.columns = list(columns)
         self.positional = bool(compiled.positional)
         index = {PREFIX + c: i for i, c in enumerate(self.columns)}
+        # Columns left out that have a Python-side scalar default (``poll_failures=0``)
+        # come back as parameters of their own; they take that default.
+        self.constants: dict[str, Any] = {}
+        for name in compiled.binds:
+            if name in index:
+                continue
+            column = table.c.get(name)
+            default = column.default if column is not None else None
+            if default is None or not default.is_scalar:
+                raise ValueError(f"bulk statement on {table.name}: no value for {name!r}")
+            self.constants[name] = default.arg
+        self.constant_values = tuple(self.constants.values())
+        extra = {name: len(self.columns) + i for i, name in enumerate(self.constants)}
+        self.getter: Callable[[Any], tuple[Any, ...]] | None = None
         if self.positional:
             names = list(compiled.positiontup or ())
-            self.order: list[int] | None = [index[n] for n in names]
-            if self.order == list(range(len(self.columns))):
-                self.order = None
-        else:
-            self.order = None
+            order = [index.get(n, extra.get(n, -1)) for n in names]
+            if order != list(range(len(self.columns))):
+                self.getter = _getter(order)
         self.keys = [PREFIX + c for c in self.columns]
         self.processors: list[tuple[int, Callable[[Any], Any]]] = []
         for i, name in enumerate(self.columns):
@@ -54,7 +67,7 @@ class Bulk:
             return
         if self.processors:
             converted = []
-            procs = self.processors
+            procs = [(i, _memo(proc)) for i, proc in self.processors]
             for row in rows:
                 values = list(row)
                 for i, proc in procs:
@@ -63,17 +76,39 @@ class Bulk:
                         values[i] = proc(value)
                 converted.append(values)
             rows = converted  # type: ignore[assignment]
+        constants = self.constant_values
+        params: list[Any]
         if self.positional:
-            order = self.order
-            params: list[Any] = (
-                [tuple(r) for r in rows]
-                if order is None
-                else [tuple(r[i] for i in order) for r in rows]
-            )
+            getter = self.getter
+            if constants:
+                rows = [(*r, *constants) for r in rows]
+            params = rows if getter is None else [getter(r) for r in rows]  # type: ignore[assignment]
         else:
             keys = self.keys
-            params = [dict(zip(keys, r, strict=True)) for r in rows]
+            fixed = self.constants
+            params = [{**fixed, **dict(zip(keys, r, strict=True))} for r in rows]
         conn.exec_driver_sql(self.sql, params)
+
+
+def _getter(order: list[int]) -> Callable[[Any], tuple[Any, ...]]:
+    pick = operator.itemgetter(*order)
+    if len(order) == 1:
+        return lambda row: (pick(row),)
+    return pick  # type: ignore[return-value]
+
+
+def _memo(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``proc``, remembering its last answer: a batch repeats the same ``now`` often."""
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is last[0]:
+            return last[1]
+        result = proc(value)
+        last[0], last[1] = value, result
+        return result
+
+    return convert
 
 
 def upsert_statement(

@@ -399,6 +399,7 @@ class RowReader:
         if layout.woo_status:
             present.update({"financial_status", "fulfillment_status", "cancelled_at"})
         self.present = present
+        self._plan()
 
     # -- one cell ---------------------------------------------------------------
 
@@ -411,45 +412,72 @@ class RowReader:
 
     # -- order fields -----------------------------------------------------------
 
-    def order_fields(self, row: list[str]) -> dict[str, Any]:
+    def _plan(self) -> None:
+        """Column positions for :meth:`order_fields`, worked out once per file."""
         cols = self.layout.columns
-        get = self._cell
+        self._direct = [(n, cols[n]) for n in _DIRECT if n in cols and n != "note"]
+        self._note = cols.get("note")
+        self._times = [
+            (n, cols[n]) for n in ("created_at", "updated_at", "cancelled_at") if n in cols
+        ]
+        self._total = cols.get("total")
+        self._ship_names = [cols[n] for n in ("ship_first_name", "ship_last_name") if n in cols]
+        self._names = [cols[n] for n in ("customer_name",) if n in cols]
+        self._first_last = [cols[n] for n in ("first_name", "last_name") if n in cols]
+        self._billing_name = cols.get("billing_name")
+        self._email = cols.get("email")
+        self._phones = [cols[n] for n in ("phone", "ship_phone", "billing_phone") if n in cols]
+        self._countries = [cols[n] for n in ("ship_country", "billing_country") if n in cols]
+        self._status = cols.get("status") if self.layout.woo_status else None
+
+    def order_fields(self, row: list[str]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        for name in _DIRECT:
-            if name in cols:
-                fields[name] = (
-                    values.one_line(row[cols[name]]) if name != "note" else get(row, name)
-                )
-        for name in ("created_at", "updated_at", "cancelled_at"):
-            if name in cols:
+        one_line = values.one_line
+        for name, index in self._direct:
+            fields[name] = one_line(row[index])
+        if self._note is not None:
+            fields["note"] = row[self._note].strip() or None
+        for name, index in self._times:
+            cell = row[index]
+            if cell:
                 try:
-                    fields[name] = self._time(row[cols[name]])
+                    fields[name] = self._time(cell)
                 except BadValue as exc:
                     raise self._fail(name, exc) from None
-        if "total" in cols:
+            else:
+                fields[name] = None
+        if self._total is not None:
             try:
-                fields["total"] = values.amount(row[cols["total"]])
+                fields["total"] = values.amount(row[self._total])
             except BadValue as exc:
                 raise self._fail("total", exc) from None
-        if "ship_first_name" in cols or "ship_last_name" in cols:
-            joined = " ".join(
-                p for p in (get(row, "ship_first_name"), get(row, "ship_last_name")) if p
-            )
-            fields["ship_name"] = fields.get("ship_name") or values.one_line(joined)
+        if self._ship_names:
+            joined = " ".join(p for p in (row[i].strip() for i in self._ship_names) if p)
+            fields["ship_name"] = fields.get("ship_name") or one_line(joined)
         if "customer_name" in self.present:
-            name = values.one_line(get(row, "customer_name"))
-            if not name:
-                joined = " ".join(p for p in (get(row, "first_name"), get(row, "last_name")) if p)
-                name = values.one_line(joined) or values.one_line(get(row, "billing_name"))
+            name = None
+            for index in self._names:
+                name = one_line(row[index])
+            if not name and self._first_last:
+                name = one_line(
+                    " ".join(p for p in (row[i].strip() for i in self._first_last) if p)
+                )
+            if not name and self._billing_name is not None:
+                name = one_line(row[self._billing_name])
             fields["customer_name"] = name or fields.get("ship_name")
-        if "email" in self.present:
-            fields["email"] = get(row, "email")
-        if "phone" in self.present:
-            fields["phone"] = (
-                get(row, "phone") or get(row, "ship_phone") or get(row, "billing_phone")
-            )
-        if self.layout.woo_status:
-            status = values.text(row[cols["status"]])
+        email = None
+        if self._email is not None:
+            email = row[self._email].strip() or None
+            fields["email"] = email
+        phone = None
+        if self._phones:
+            for index in self._phones:
+                phone = row[index].strip() or None
+                if phone:
+                    break
+            fields["phone"] = phone
+        if self._status is not None:
+            status = row[self._status].strip() or None
             slug = status.casefold().removeprefix("wc-") if status else None
             if slug is not None:
                 fields["financial_status"] = _WOO_FINANCIAL.get(slug, slug)
@@ -457,32 +485,37 @@ class RowReader:
             cancelled = values.is_cancelled_status(status)
             if fields.get("cancelled_at") is None:
                 fields["cancelled_at"] = self.now if cancelled else None
-        if "email" in fields or "phone" in fields:
-            region = (
-                values.country(fields.get("ship_country"))
-                or values.country(get(row, "billing_country"))
-                or self.default_country
-            )
+        if self._email is not None or self._phones:
+            region = None
+            if phone:
+                for index in self._countries:
+                    region = values.country(row[index])
+                    if region:
+                        break
             (
                 fields["email_normalized"],
                 fields["email_valid"],
                 fields["phone_e164"],
                 fields["phone_valid"],
                 fields["contact_problems"],
-            ) = contact_columns(fields.get("email"), fields.get("phone"), region)
+            ) = contact_columns(email, phone, region or self.default_country)
         return fields
 
     def line(self, row: list[str]) -> tuple[str | None, str, int, str | None] | None:
-        sku = values.text(row[self.i_sku]) if self.i_sku is not None else None
+        sku = row[self.i_sku].strip() or None if self.i_sku is not None else None
         name = values.one_line(row[self.i_name]) if self.i_name is not None else None
         if sku is None and name is None:
             return None
         qty = 1
         if self.i_qty is not None:
-            try:
-                qty = values.quantity(row[self.i_qty])
-            except BadValue as exc:
-                raise self._fail("quantity", exc) from None
+            cell = row[self.i_qty]
+            if cell.isdigit() and len(cell) < 10:
+                qty = int(cell)
+            else:
+                try:
+                    qty = values.quantity(cell)
+                except BadValue as exc:
+                    raise self._fail("quantity", exc) from None
         price = None
         if self.i_price is not None:
             try:
@@ -565,6 +598,8 @@ class RowReader:
         head_markers = self.layout.head_markers
         blank_continues = self.layout.blank_continues
         number_header = self.layout.header[i_number]
+        has_lines = self.has_lines
+        has_tracking = self.i_tracking is not None
 
         def finish() -> Iterator[OrderRecord | RowError]:
             if current is None:
@@ -618,15 +653,16 @@ class RowReader:
             assert current is not None
             group_rows.append(line)
             try:
-                if self.has_lines:
+                if has_lines:
                     item = self.line(row)
                     if item is not None:
-                        current.lines.append(item)
-                current.shipments.extend(
-                    s
-                    for s in self.shipments(row)
-                    if all(s.tracking_number != t.tracking_number for t in current.shipments)
-                )
+                        current.lines.append(item)  # type: ignore[union-attr]
+                if has_tracking:
+                    for shipment in self.shipments(row):
+                        if all(
+                            shipment.tracking_number != t.tracking_number for t in current.shipments
+                        ):
+                            current.shipments.append(shipment)
             except BadRow as exc:
                 bad.append(self._error(line, exc.column, exc.reason))
         yield from finish()

@@ -330,6 +330,8 @@ def _pump(
     progress: Progress | None,
     result: FileResult,
 ) -> None:
+    # A parsing thread beside this one was measured slower: sqlite3 takes the GIL
+    # back for every row it binds, so the two threads convoy.
     next_report = _PROGRESS_EVERY
     add = writer.add
     for record in records:

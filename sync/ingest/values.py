@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 from sync.ingest.errors import BadValue
 
 _SPACES = re.compile(r"\s+")
+_NEEDS_COLLAPSE = re.compile(r"\s\s|[\t\n\r\f\v]")
+_PLAIN_AMOUNT = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?")
 _MONEY_JUNK = re.compile(r"[\s$€£¥₹]|^[A-Z]{3}\s*|\s*[A-Z]{3}$")
 _OFFSET_SPACE = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) ?([+-]\d{2}:?\d{2}|Z|UTC)$"
@@ -31,15 +33,18 @@ def text(value: str | None) -> str | None:
     """Cell text as given, without the padding around it; blank becomes None."""
     if value is None:
         return None
-    value = value.strip()
-    return value or None
+    return value.strip() or None
 
 
 def one_line(value: str | None) -> str | None:
     """Names and similar fields: inner runs of whitespace (newlines too) become one space."""
-    value = text(value)
     if value is None:
         return None
+    value = value.strip()
+    if not value:
+        return None
+    if _NEEDS_COLLAPSE.search(value) is None:
+        return value
     return _SPACES.sub(" ", value)
 
 
@@ -48,6 +53,8 @@ def amount(value: str | None) -> str | None:
     raw = text(value)
     if raw is None:
         return None
+    if _PLAIN_AMOUNT.fullmatch(raw):
+        return raw  # already what Decimal would print
     cleaned = _MONEY_JUNK.sub("", raw.upper())
     negative = cleaned.startswith("(") and cleaned.endswith(")")
     if negative:
@@ -79,6 +86,8 @@ def quantity(value: str | None, *, default: int = 1) -> int:
     raw = text(value)
     if raw is None:
         return default
+    if raw.isdigit() and raw.isascii() and len(raw) < 10:
+        return int(raw)
     try:
         number = Decimal(raw.replace(",", ""))
     except InvalidOperation:
