@@ -60,7 +60,9 @@ HEADER = (
 COL = {h: i for i, h in enumerate(HEADER)}
 FIRST = ["Olivia", "Noah", "Amélie", "Jürgen", "Sofía", "Liam", "Zoë", "Mateo", "Aiko", "Ørjan"]
 LAST = ["Smith", "Müller", "García", "Dubois", "Rossi", "Nowak", "Tanaka", "Jensen", "O'Brien"]
-PRODUCTS = [(f"SKU-{i:04d}", f"Product {i} {'✨' if i % 17 == 0 else ''}".strip()) for i in range(500)]
+PRODUCTS = [
+    (f"SKU-{i:04d}", f"Product {i} {'✨' if i % 17 == 0 else ''}".strip()) for i in range(500)
+]
 COUNTRIES = [("GB", "07{:03d} {:06d}"), ("US", "+1 212 555 {:04d}"), ("DE", "030 {:07d}")]
 
 
@@ -160,8 +162,16 @@ def run_orderdeck(csv_path: Path, db_url: str, workdir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     with open(out, "w") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orderdeck", "import", str(csv_path), "--json",
-             "--source", "bench"],
+            [
+                sys.executable,
+                "-m",
+                "orderdeck",
+                "import",
+                str(csv_path),
+                "--json",
+                "--source",
+                "bench",
+            ],
             stdout=handle,
             stderr=subprocess.PIPE,
             env=env,
@@ -170,7 +180,9 @@ def run_orderdeck(csv_path: Path, db_url: str, workdir: Path) -> dict[str, Any]:
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"orderdeck import failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+        raise SystemExit(
+            f"orderdeck import failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
     report = json.loads(out.read_text())
     file = report["files"][0]
     return {
@@ -323,14 +335,19 @@ def main() -> None:
         started = time.perf_counter()
         result["orders"] = generate(csv_path, rows)
         result["file_mb"] = round(csv_path.stat().st_size / 1e6, 1)
-        print(f"generated {rows:,} rows, {result['orders']:,} orders, "
-              f"{result['file_mb']} MB in {time.perf_counter() - started:.1f}s", flush=True)
+        print(
+            f"generated {rows:,} rows, {result['orders']:,} orders, "
+            f"{result['file_mb']} MB in {time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
 
         url = fresh_sqlite(work / "orderdeck.db")
         od = run_orderdeck(csv_path, url, work)
         assert od["line_items"] == rows, od
         orders, items = stored_rows(url)
-        bare_s = bare_sqlite(Path(fresh_sqlite(work / "bare.db").removeprefix("sqlite:///")), orders, items)
+        bare_s = bare_sqlite(
+            Path(fresh_sqlite(work / "bare.db").removeprefix("sqlite:///")), orders, items
+        )
         result.update(
             orderdeck_seconds=round(od["seconds"], 2),
             orderdeck_rows_per_s=round(rows / od["seconds"]),
@@ -340,9 +357,12 @@ def main() -> None:
             peak_rss_mb=round(od["peak_rss_mb"], 1),
             process_wall_seconds=round(od["wall_seconds"], 2),
         )
-        print(f"sqlite: orderdeck {result['orderdeck_rows_per_s']:,} rows/s, bare "
-              f"{result['bare_rows_per_s']:,} rows/s, ratio {result['ratio']}, peak RSS "
-              f"{result['peak_rss_mb']} MB", flush=True)
+        print(
+            f"sqlite: orderdeck {result['orderdeck_rows_per_s']:,} rows/s, bare "
+            f"{result['bare_rows_per_s']:,} rows/s, ratio {result['ratio']}, peak RSS "
+            f"{result['peak_rss_mb']} MB",
+            flush=True,
+        )
         if args.pg and not args.no_pg:
             pg_url, drop = pg_database(args.pg)
             bare_url, drop_bare = pg_database(args.pg)
@@ -362,9 +382,12 @@ def main() -> None:
                     "ratio": round(pg_bare / pg["seconds"], 3),
                     "peak_rss_mb": round(pg["peak_rss_mb"], 1),
                 }
-                print(f"postgresql: orderdeck {result['pg']['orderdeck_rows_per_s']:,} rows/s, "
-                      f"bare {result['pg']['bare_rows_per_s']:,} rows/s, ratio "
-                      f"{result['pg']['ratio']}", flush=True)
+                print(
+                    f"postgresql: orderdeck {result['pg']['orderdeck_rows_per_s']:,} rows/s, "
+                    f"bare {result['pg']['bare_rows_per_s']:,} rows/s, ratio "
+                    f"{result['pg']['ratio']}",
+                    flush=True,
+                )
             finally:
                 drop()
                 drop_bare()

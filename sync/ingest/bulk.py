@@ -82,7 +82,12 @@ class Bulk:
             getter = self.getter
             if constants:
                 rows = [(*r, *constants) for r in rows]
-            params = rows if getter is None else [getter(r) for r in rows]  # type: ignore[assignment]
+            if getter is not None:
+                params = [getter(r) for r in rows]
+            elif self.processors:
+                params = [tuple(r) for r in rows]  # converted rows are lists
+            else:
+                params = rows
         else:
             keys = self.keys
             fixed = self.constants

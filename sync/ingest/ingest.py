@@ -34,7 +34,7 @@ from store.engine import Store
 from store.models import IngestedFile
 from store.types import utcnow
 from sync.carriers.names import carrier_code
-from sync.ingest import csvformats, sniff
+from sync.ingest import csvformats, parallel, sniff
 from sync.ingest.errors import FileRejected, IngestError
 from sync.ingest.jsonformat import JsonReader, json_elements, ndjson_elements
 from sync.ingest.records import OrderRecord, RowError, TrackingRecord
@@ -249,8 +249,27 @@ def ingest_file(
                     on_changes=on_changes,
                     file=shown,
                 )
-                records = _records(opened, fmt, settings, shown, now, result)
-                _pump(records, writer, errors, opened, progress, result)
+                position = [0]
+                if result.size >= parallel.PARALLEL_BYTES:
+
+                    def tell(rows: int, done: int) -> None:
+                        result.rows_total = rows
+                        position[0] = done
+
+                    records = parallel.records_from_child(
+                        path,
+                        encoding=encoding,
+                        fmt=fmt,
+                        settings=settings,
+                        shown=shown,
+                        now=now,
+                        on_progress=tell,
+                    )
+                    bytes_done: Callable[[], int] = lambda: position[0]  # noqa: E731
+                else:
+                    records = build_records(opened, fmt, settings, shown, now, result)
+                    bytes_done = opened.bytes_read
+                _pump(records, writer, errors, bytes_done, progress, result)
                 writer.flush()
                 if result.rows_total and result.rows_rejected >= result.rows_total:
                     first = result.errors[0] if result.errors else None
@@ -277,7 +296,7 @@ def ingest_file(
     return done(PARTIAL if result.rows_rejected else IMPORTED)
 
 
-def _records(
+def build_records(
     opened: Opened,
     fmt: str,
     settings: SyncSettings,
@@ -326,7 +345,7 @@ def _pump(
     records: Iterator[OrderRecord | TrackingRecord | RowError],
     writer: Writer,
     errors: _Errors,
-    opened: Opened,
+    bytes_done: Callable[[], int],
     progress: Progress | None,
     result: FileResult,
 ) -> None:
@@ -341,7 +360,7 @@ def _pump(
             add(record)
         if progress is not None and result.rows_total >= next_report:
             next_report = result.rows_total + _PROGRESS_EVERY
-            progress(opened.bytes_read(), result.size, result.rows_total)
+            progress(bytes_done(), result.size, result.rows_total)
 
 
 def _claim(conn: Connection, result: FileResult, now: datetime) -> bool:

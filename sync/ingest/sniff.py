@@ -14,7 +14,7 @@ FORMATS = ("auto", "shopify", "woocommerce", "tracking", "csv", "json", "ndjson"
 
 def _looks_ndjson(head: str) -> bool:
     lines = [line.strip() for line in head.splitlines() if line.strip()]
-    if not lines or not lines[0].startswith("{"):
+    if not lines or not lines[0].startswith("{") or lines[0].startswith('{"orders"'):
         return False
     if len(lines) == 1:
         return lines[0].endswith("}")
@@ -29,7 +29,7 @@ def detect(path: Path, head: str, formats: dict[str, CsvFormat], wanted: str = "
     suffix = path.suffix.lower()
     if wanted in ("json", "ndjson", "shopify", "woocommerce", "tracking") or wanted in formats:
         return wanted
-    if suffix in (".ndjson", ".jsonl") or _looks_ndjson(stripped):
+    if suffix in (".ndjson", ".jsonl") or (suffix != ".json" and _looks_ndjson(stripped)):
         if wanted == "csv":
             raise FileRejected("this is NDJSON, not CSV (use --format ndjson)")
         return "ndjson"
