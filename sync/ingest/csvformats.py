@@ -307,10 +307,12 @@ def layout_for(
     required = {"shopify": ("number", "name"), "woocommerce": ("number",)}.get(
         fmt, ("number", "tracking_number")
     )
-    absent = [table[n][0] for n in required if n not in columns]
+    absent = [repr(table[n][0]) for n in required if n not in columns]
+    if fmt == "woocommerce" and not ({"name", "sku", "status", "email"} & columns.keys()):
+        absent.append(f"{table['name'][0]!r} or {table['status'][0]!r}")
     if absent:
         raise FileRejected(
-            f"not a {_FORMAT_NAMES[fmt]}: the header lacks {_quote_list(absent)}; "
+            f"not a {_FORMAT_NAMES[fmt]}: the header lacks {', '.join(absent)}; "
             f"its columns are {_quote_list(header, 12)}"
         )
     layout = Layout(
