@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from store.redact import MASK, mask_url
 
@@ -83,3 +83,39 @@ def privacy_url(url: str) -> str:
     for value in sorted(_private_values(url), key=len, reverse=True):
         masked = masked.replace(value, MASK).replace(quote(value, safe=""), MASK)
     return masked
+
+
+def secret_values(url: str) -> list[str]:
+    """Every secret in ``url`` (password, tokens, keys), to mask in text before it is kept."""
+    found = set(_private_values(url))
+    match = re.match(r"^[a-z][a-z0-9+.-]*://[^:/@\s]*:([^@/\s]+)@", url, re.I)
+    if match:
+        found.add(match.group(1))
+    found |= {unquote(v) for v in found}
+    return sorted((v for v in found if len(v) >= 3), key=len, reverse=True)
+
+
+_HEADER_SCHEMES: dict[str, bool] = {}
+
+
+def supports_headers(url: str) -> bool:
+    """Whether the URL's Apprise plugin takes ``+Header=value`` arguments."""
+    s = scheme(url)
+    if s not in _HEADER_SCHEMES:
+        from apprise.manager_plugins import NotificationManager
+
+        manager = NotificationManager()
+        plugin: Any = manager[s] if s in set(manager.schemas()) else None
+        spec = getattr(plugin, "template_kwargs", {}).get("headers") if plugin else None
+        _HEADER_SCHEMES[s] = bool(spec and spec.get("prefix") == "+")
+    return _HEADER_SCHEMES[s]
+
+
+def fill(url: str, values: dict[str, str | None], *, headers: dict[str, str] | None = None) -> str:
+    """The channel URL for one recipient: placeholders replaced by URL-escaped values,
+    and our headers added where the plugin takes them."""
+    filled = _PLACEHOLDER.sub(lambda m: quote(values.get(m.group(1)) or "", safe=""), url)
+    if headers and supports_headers(filled):
+        extra = "&".join(f"+{quote(k, safe='-')}={quote(v, safe='')}" for k, v in headers.items())
+        filled += ("&" if "?" in filled else "?") + extra
+    return filled

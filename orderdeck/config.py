@@ -443,6 +443,12 @@ def _read_channels(r: _Reader) -> dict[str, Channel]:
             if event not in EVENTS:
                 raise c.fail("events", "events among " + ", ".join(EVENTS), event)
         audience = c.str("audience", "customer", choices=AUDIENCES)
+        if audience == "customer" and "attention" in events:
+            raise c.fail(
+                "events",
+                'customer events only: "attention" goes to a channel with audience = "team"',
+                "attention",
+            )
         kind = c.str("kind", channel_kind(url), choices=KINDS)
         quiet = c.str("quiet_hours")
         quiet_hours = None
@@ -578,6 +584,13 @@ def from_dict(
         lease_seconds=n.number("lease_seconds", nd.lease_seconds, positive=True),
         send_timeout_seconds=n.number("send_timeout", nd.send_timeout_seconds, positive=True),
     )
+    if notify.lease_seconds <= notify.send_timeout_seconds + 5:
+        raise n.fail(
+            "lease_seconds",
+            f"more than send_timeout + 5 s ({notify.send_timeout_seconds + 5:g}), or a slow "
+            "send is taken for a crashed one",
+            notify.lease_seconds,
+        )
     n.finish()
 
     c = root.sub("console")

@@ -57,9 +57,9 @@ def cli(ctx: click.Context, config_path: str | None, db_url: str | None) -> None
 
 
 def _register() -> None:
-    from orderdeck.cli import config_cmd, db, detect, importer, orders, status
+    from orderdeck.cli import config_cmd, db, detect, importer, notify, orders, status
 
-    for module in (importer, orders, detect, status, db, config_cmd):
+    for module in (importer, orders, notify, detect, status, db, config_cmd):
         module.register(cli)
 
 

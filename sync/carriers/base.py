@@ -109,6 +109,9 @@ class TrackResult:
     status: ShipmentStatus | None = None
     substatus: str | None = None
     estimated_delivery: datetime | None = None
+    #: The first estimate the provider ever gave, when it reports it (Shippo's
+    #: ``original_eta``, AfterShip's ``first_estimated_delivery``).
+    original_estimated_delivery: datetime | None = None
     #: Who moves the parcel, as the provider identified it (an orderdeck carrier code).
     carrier: str | None = None
     provider_ref: str | None = None
