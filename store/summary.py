@@ -9,6 +9,7 @@ search text.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import defaultdict
 from collections.abc import Collection, Iterable
@@ -56,6 +57,13 @@ def fold(text: str | None) -> str:
         return ""
     if text.isascii():
         return text.lower()  # the same as below, without a pass per character
+    return _fold_unicode(text)
+
+
+@functools.lru_cache(maxsize=16384)
+def _fold_unicode(text: str) -> str:
+    # Cached: names and cities repeat across orders, and a bulk import folds each
+    # order's name twice (customer and ship-to).
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,11 +33,11 @@ from store.engine import Store
 from store.models import IngestedFile
 from store.types import utcnow
 from sync.carriers.names import carrier_code
-from sync.ingest import csvformats, parallel, sniff
+from sync.ingest import parallel, sniff
 from sync.ingest.errors import FileRejected, IngestError
-from sync.ingest.jsonformat import JsonReader, json_elements, ndjson_elements
+from sync.ingest.reading import build_records
 from sync.ingest.records import OrderRecord, RowError, TrackingRecord
-from sync.ingest.textio import Opened, open_text
+from sync.ingest.textio import open_text
 from sync.ingest.writer import OnChanges, Writer
 from sync.settings import SyncSettings
 
@@ -294,51 +293,6 @@ def ingest_file(
     if progress is not None:
         progress(result.size, result.size, result.rows_total)
     return done(PARTIAL if result.rows_rejected else IMPORTED)
-
-
-def build_records(
-    opened: Opened,
-    fmt: str,
-    settings: SyncSettings,
-    shown: str,
-    now: datetime,
-    result: FileResult,
-) -> Iterator[OrderRecord | TrackingRecord | RowError]:
-    zone = ZoneInfo(settings.timezone)
-    if fmt in ("json", "ndjson"):
-        reader = JsonReader(
-            file=shown, zone=zone, default_country=settings.default_country, now=now
-        )
-        elements = (
-            json_elements(opened.stream, opened.encoding)
-            if fmt == "json"
-            else ndjson_elements(opened.stream, opened.encoding)
-        )
-
-        def counted() -> Iterator[Any]:
-            for element in elements:
-                result.rows_total += 1
-                yield element
-
-        return reader.records(counted())
-    custom = settings.ingest.formats.get(fmt)
-    header, delimiter = csvformats.read_header(
-        opened.head, custom.delimiter if custom is not None else None
-    )
-    if not any(h.strip() for h in header):
-        raise FileRejected("the first line is empty: a CSV export starts with its header")
-    layout = csvformats.layout_for(fmt, header, delimiter, custom)
-    rows = csvformats.csv_rows(opened.stream, layout.delimiter, opened.encoding)
-
-    def counted_rows() -> Iterator[tuple[int, list[str]]]:
-        for item in rows:
-            result.rows_total += 1
-            yield item
-
-    reader = csvformats.RowReader(
-        layout, file=shown, zone=zone, default_country=settings.default_country, now=now
-    )
-    return reader.records(counted_rows())
 
 
 def _pump(

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from sync.ingest.errors import FileRejected
-from sync.ingest.ingest import FileResult, build_records
 from sync.ingest.parallel import CHUNK, send
+from sync.ingest.reading import Counter, build_records
 from sync.ingest.textio import open_text
 
 
 def main() -> None:
     path, encoding, fmt, settings, shown, now = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
-    result = FileResult(path=shown, source="", outcome="")
+    result = Counter()
     try:
         with open_text(Path(path), encoding) as opened:
             chunk: list[Any] = []

@@ -54,6 +54,10 @@ class ShipmentRecord:
         self.carrier_name = carrier_name
         self.shipped_at = shipped_at
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Plain tuples pickle in C; slotted objects would go through copyreg in Python.
+        return (ShipmentRecord, (self.tracking_number, self.carrier_name, self.shipped_at))
+
 
 class OrderRecord:
     """One order as a file gave it.
@@ -73,6 +77,25 @@ class OrderRecord:
         self.lines: list[tuple[str | None, str, int, str | None]] | None = []
         self.shipments: list[ShipmentRecord] = []
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _order_record,
+            (self.external_id, self.row, self.fields, self.lines, self.shipments),
+        )
+
+
+def _order_record(
+    external_id: str,
+    row: int,
+    fields: dict[str, Any],
+    lines: list[tuple[str | None, str, int, str | None]] | None,
+    shipments: list[ShipmentRecord],
+) -> OrderRecord:
+    record = OrderRecord(external_id, row, fields)
+    record.lines = lines
+    record.shipments = shipments
+    return record
+
 
 class TrackingRecord:
     """A row of a tracking file: attach this number to that (existing) order."""
@@ -83,6 +106,9 @@ class TrackingRecord:
         self.number = number
         self.row = row
         self.shipment = shipment
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TrackingRecord, (self.number, self.row, self.shipment))
 
 
 @dataclass(frozen=True)

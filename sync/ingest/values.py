@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 from sync.ingest.errors import BadValue
 
 _SPACES = re.compile(r"\s+")
-_NEEDS_COLLAPSE = re.compile(r"\s\s|[\t\n\r\f\v]")
 _PLAIN_AMOUNT = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?")
 _MONEY_JUNK = re.compile(r"[\s$€£¥₹]|^[A-Z]{3}\s*|\s*[A-Z]{3}$")
 _OFFSET_SPACE = re.compile(
@@ -38,13 +37,13 @@ def text(value: str | None) -> str | None:
 
 def one_line(value: str | None) -> str | None:
     """Names and similar fields: inner runs of whitespace (newlines too) become one space."""
-    if value is None:
+    if not value:
         return None
     value = value.strip()
     if not value:
         return None
-    if _NEEDS_COLLAPSE.search(value) is None:
-        return value
+    if value.isprintable() and "  " not in value:
+        return value  # nothing to collapse (the common case, checked in C)
     return _SPACES.sub(" ", value)
 
 
