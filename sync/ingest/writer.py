@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from notifiers.changes import Change, ShipmentChange
 from store import summary
 from store.models import LineItem, Order, Shipment
-from store.statuses import ShipmentStatus
+from store.statuses import ORDER_CANCELLED, ORDER_UNFULFILLED, ShipmentStatus
 from sync.ingest.bulk import Bulk, insert_statement, upsert_statement
 from sync.ingest.records import OrderRecord, RowError, ShipmentRecord, TrackingRecord
 
@@ -468,11 +468,29 @@ def _merge(known: OrderRecord, later: OrderRecord) -> None:
             known.shipments.append(shipment)
 
 
+_UNFULFILLED_RANK = summary.ORDER_STATUS_RANK[ORDER_UNFULFILLED]
+_CANCELLED_RANK = summary.ORDER_STATUS_RANK[ORDER_CANCELLED]
+
+
 def _new_summary(
     fields: dict[str, Any],
     shipments: list[ShipmentRecord],
     carriers: list[tuple[str | None, list[str] | None]],
 ) -> tuple[Any, ...]:
+    if not shipments:
+        # What summarize() gives an order with no shipment and no attention item
+        # (a test holds the two together), without building its inputs.
+        text = summary.search_text(
+            fields.get("number"),
+            fields.get("customer_name"),
+            fields.get("email"),
+            fields.get("phone"),
+            fields.get("phone_e164"),
+            fields.get("ship_name"),
+        )
+        if fields.get("cancelled_at") is not None:
+            return (ORDER_CANCELLED, _CANCELLED_RANK, None, None, 0, None, None, None, None, text)
+        return (ORDER_UNFULFILLED, _UNFULFILLED_RANK, None, None, 0, None, None, None, None, text)
     rows = [
         {
             "id": i,
