@@ -431,6 +431,8 @@ class RowReader:
         self._phones = [cols[n] for n in ("phone", "ship_phone", "billing_phone") if n in cols]
         self._countries = [cols[n] for n in ("ship_country", "billing_country") if n in cols]
         self._status = cols.get("status") if self.layout.woo_status else None
+        self._financial = cols.get("financial_status")
+        self._fulfillment = cols.get("fulfillment_status")
 
     def order_fields(self, row: list[str]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -482,8 +484,13 @@ class RowReader:
             status = row[self._status].strip() or None
             slug = status.casefold().removeprefix("wc-") if status else None
             if slug is not None:
-                fields["financial_status"] = _WOO_FINANCIAL.get(slug, slug)
-                fields["fulfillment_status"] = "fulfilled" if slug == "completed" else "unfulfilled"
+                # A column of their own (a generic map may have both) wins.
+                if self._financial is None:
+                    fields["financial_status"] = _WOO_FINANCIAL.get(slug, slug)
+                if self._fulfillment is None:
+                    fields["fulfillment_status"] = (
+                        "fulfilled" if slug == "completed" else "unfulfilled"
+                    )
             cancelled = values.is_cancelled_status(status)
             if fields.get("cancelled_at") is None:
                 fields["cancelled_at"] = self.now if cancelled else None

@@ -289,7 +289,13 @@ class DropFolderWatcher:
         watching = asyncio.create_task(self._watch(wake, stop_event))
         try:
             while not stop_event.is_set():
-                await asyncio.to_thread(self.scan_once)
+                try:
+                    await asyncio.to_thread(self.scan_once)
+                except Exception:
+                    # The store is away, a disk is full...: the file went back to the
+                    # folder (or stays in processing/); the next scan tries again.
+                    log.exception("drop folder scan failed; trying again in %ss", interval)
+                    self.pending = False
                 timeout = recheck if self.pending else interval
                 waits = [
                     asyncio.ensure_future(wake.wait()),

@@ -144,3 +144,30 @@ def test_sure_and_invalid_detection() -> None:
     assert resolve_carrier(None, "1Z999AA10123456784") == ("ups", None)
     assert resolve_carrier(None, "ABCD1234") == (None, None)
     assert resolve_carrier("Nobody Knows Express", "RR123456785GB") == ("royal_mail", None)
+
+
+def test_unsure_shipment_is_stored_without_carrier(
+    store: Store, tmp_path: Path, settings: SyncSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def two(text: str) -> detect_mod.Detection:
+        return detect_mod.Detection(
+            input=text,
+            tracking_number=text,
+            carrier="usps",
+            valid=True,
+            candidates=("usps", "fedex"),
+            tracking_url=None,
+        )
+
+    monkeypatch.setattr(detect_mod, "detect", two)
+    path = tmp_path / "t.ndjson"
+    path.write_text('{"number": "U1", "shipments": [{"tracking_number": "420123459400111"}]}\n')
+    ingest_file(store, path, settings=settings, source="api")
+    (ship,) = shipments(store, "U1")
+    assert ship["carrier"] is None
+    candidates = ship["carrier_candidates"]
+    if isinstance(candidates, str):  # SQLite JSON comes back as text through a raw query
+        import json
+
+        candidates = json.loads(candidates)
+    assert candidates == ["usps", "fedex"]
