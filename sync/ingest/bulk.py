@@ -157,17 +157,82 @@ def upsert_statement(
     conflict: Sequence[str],
     update: Sequence[str] | None = None,
     update_exprs: dict[str, Any] | None = None,
-) -> Bulk:
-    """``INSERT (columns) ... ON CONFLICT (conflict) DO UPDATE SET update`` (or DO NOTHING)."""
-    stmt = upsert.insert(conn, table).values(params_for(columns))
+    copy: bool = False,
+) -> Bulk | CopyUpsert:
+    """``INSERT (columns) ... ON CONFLICT (conflict) DO UPDATE SET update`` (or DO NOTHING).
+
+    On PostgreSQL with ``copy=True`` the rows are COPYed into a temporary table and
+    upserted from it with the same statement shape (``INSERT ... SELECT ... ON
+    CONFLICT``): psycopg's ``executemany`` pays a protocol round of its own per row.
+    """
+    if copy and conn.dialect.name == "postgresql":
+        staging = _staging_table(conn, table, columns)
+        source = sa.select(*(staging.c[c] for c in columns))
+        stmt = upsert.insert(conn, table).from_select(list(columns), source)
+    else:
+        staging = None
+        stmt = upsert.insert(conn, table).values(params_for(columns))
     if update or update_exprs:
         set_: dict[str, Any] = {c: stmt.excluded[c] for c in (update or ())}
         set_.update(update_exprs or {})
         stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    if staging is not None:
+        return CopyUpsert(staging, stmt, columns)
     return Bulk(conn, table, stmt, columns)
 
 
-def insert_statement(conn: Connection, table: sa.Table, columns: Sequence[str]) -> Bulk:
+def insert_statement(conn: Connection, table: sa.Table, columns: Sequence[str]) -> Bulk | Copy:
+    if conn.dialect.name == "postgresql":
+        return Copy(table.name, columns)
     return Bulk(conn, table, sa.insert(table).values(params_for(columns)), columns)
+
+
+def _copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    names = ", ".join(f'"{c}"' for c in columns)
+    with driver.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+class Copy:
+    """Plain inserts on PostgreSQL: ``COPY ... FROM STDIN``. Values go as Python
+    objects; psycopg adapts them (aware datetimes included)."""
+
+    def __init__(self, table: str, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = list(columns)
+
+    def run(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            _copy_rows(conn, self.table, self.columns, rows)
+
+
+class CopyUpsert:
+    """COPY into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``."""
+
+    def __init__(self, staging: sa.Table, stmt: Any, columns: Sequence[str]) -> None:
+        self.staging = staging
+        self.stmt = stmt
+        self.columns = list(columns)
+
+    def run(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        conn.exec_driver_sql(f'TRUNCATE "{self.staging.name}"')
+        _copy_rows(conn, self.staging.name, self.columns, rows)
+        conn.execute(self.stmt)
+
+
+def _staging_table(conn: Connection, table: sa.Table, columns: Sequence[str]) -> sa.Table:
+    """A temporary table with ``columns`` of ``table`` (their types), gone at commit."""
+    name = f"orderdeck_stage_{table.name}_{abs(hash(tuple(columns))) % 10**8}"
+    names = ", ".join(f'"{c}"' for c in columns)
+    conn.exec_driver_sql(
+        f'CREATE TEMPORARY TABLE IF NOT EXISTS "{name}" ON COMMIT DROP AS '
+        f'SELECT {names} FROM "{table.name}" WITH NO DATA'
+    )
+    return sa.Table(name, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in columns))

@@ -26,7 +26,7 @@ from notifiers.changes import Change, ShipmentChange
 from store import summary
 from store.models import LineItem, Order, Shipment
 from store.statuses import ORDER_CANCELLED, ORDER_UNFULFILLED, ShipmentStatus
-from sync.ingest.bulk import Bulk, insert_statement, upsert_statement
+from sync.ingest.bulk import Bulk, Copy, CopyUpsert, insert_statement, upsert_statement
 from sync.ingest.records import OrderRecord, RowError, ShipmentRecord, TrackingRecord
 
 _orders: sa.Table = Order.__table__  # type: ignore[attr-defined]
@@ -103,7 +103,7 @@ class Writer:
         #: Orders this file already wrote (their line items were replaced once).
         self._seen: set[int] = set()
         self._touched: list[int] | None = []
-        self._statements: dict[Any, Bulk] = {}
+        self._statements: dict[Any, Bulk | Copy | CopyUpsert] = {}
         self._carriers: dict[tuple[str | None, str], tuple[str | None, list[str] | None]] = {}
 
     # -- intake -------------------------------------------------------------------
@@ -143,12 +143,17 @@ class Writer:
         if len(self._touched) > _CHANGE_IDS:
             self._touched = None
 
+    def _in(self, column: Any, values: list[Any]) -> Any:
+        # Not "= ANY(array)" on PostgreSQL: once psycopg prepares the statement, the
+        # generic plan scans the whole table (measured: 3x slower at 100,000 rows).
+        return column.in_(values)
+
     def _ids_for(self, keys: list[str]) -> dict[str, int]:
         if not keys:
             return {}
         rows = self.conn.execute(
             sa.select(_orders.c.external_id, _orders.c.id).where(
-                _orders.c.source == self.source, _orders.c.external_id.in_(keys)
+                _orders.c.source == self.source, self._in(_orders.c.external_id, keys)
             )
         )
         return {external: oid for external, oid in rows}
@@ -163,7 +168,7 @@ class Writer:
             self._carriers[key] = found
         return found
 
-    def _order_statement(self, columns: tuple[str, ...]) -> Bulk:
+    def _order_statement(self, columns: tuple[str, ...]) -> Bulk | CopyUpsert:
         bulk = self._statements.get(columns)
         if bulk is None:
             insert_columns = ("source", "external_id", *columns, "imported_at", "changed_at")
@@ -184,11 +189,14 @@ class Writer:
                 conflict=("source", "external_id"),
                 update=update,
                 update_exprs=exprs,
+                copy=True,
             )
             self._statements[columns] = bulk
         return bulk
 
-    def _bulk(self, name: str, factory: Callable[[], Bulk]) -> Bulk:
+    def _bulk(
+        self, name: str, factory: Callable[[], Bulk | Copy | CopyUpsert]
+    ) -> Bulk | Copy | CopyUpsert:
         bulk = self._statements.get(name)
         if bulk is None:
             bulk = self._statements[name] = factory()
@@ -262,7 +270,7 @@ class Writer:
             and existing[r.external_id] not in seen
         ]
         if replace:
-            self.conn.execute(sa.delete(_items).where(_items.c.order_id.in_(replace)))
+            self.conn.execute(sa.delete(_items).where(self._in(_items.c.order_id, replace)))
         rows: list[tuple[Any, ...]] = []
         for record in batch:
             if not record.lines:
@@ -304,7 +312,7 @@ class Writer:
                     _shipments.c.id,
                     _shipments.c.carrier,
                     _shipments.c.shipped_at,
-                ).where(_shipments.c.order_id.in_(lookup))
+                ).where(self._in(_shipments.c.order_id, lookup))
             ):
                 stored[(row.order_id, row.tracking_number)] = (row.id, row.carrier, row.shipped_at)
         new_rows: list[tuple[Any, ...]] = []
@@ -370,7 +378,7 @@ class Writer:
             orders = sorted({oid for oid, _ in new_keys})
             for row in self.conn.execute(
                 sa.select(_shipments.c.id, _shipments.c.order_id, _shipments.c.tracking_number)
-                .where(_shipments.c.order_id.in_(orders), _shipments.c.created_at == now)
+                .where(self._in(_shipments.c.order_id, orders), _shipments.c.created_at == now)
                 .order_by(_shipments.c.id)
             ):
                 if (row.order_id, row.tracking_number) in new_keys:
@@ -402,7 +410,7 @@ class Writer:
         candidates: dict[str, list[tuple[int, str]]] = {}
         for row in self.conn.execute(
             sa.select(_orders.c.id, _orders.c.number, _orders.c.source).where(
-                _orders.c.number.in_(sorted(wanted))
+                self._in(_orders.c.number, sorted(wanted))
             )
         ):
             candidates.setdefault(row.number, []).append((row.id, row.source))
