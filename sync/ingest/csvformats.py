@@ -1,7 +1,9 @@
 """CSV exports: which header holds which field, per format, and rows -> orders.
 
 Every CSV format is a table of header spellings per orderdeck field; one engine
-reads them all. Headers match case- and space-insensitively. Rows of one order
+reads them all. Orders are keyed by their number (Shopify's ``Name``, WooCommerce's
+``Order Number``), not by an internal id column that some exports leave out: a
+later export must find the same orders whichever columns it was made with. Headers match case- and space-insensitively. Rows of one order
 sit next to each other (Shopify repeats ``Name`` on its continuation rows,
 the WooCommerce plugin may leave ``Order Number`` blank on them); order-level
 fields come from an order's first row.
@@ -27,7 +29,6 @@ from sync.settings import CsvFormat
 # is on whole (normalized) headers.
 SHOPIFY: dict[str, tuple[str, ...]] = {
     "number": ("Name",),
-    "external_id": ("Id",),
     "email": ("Email",),
     "financial_status": ("Financial Status",),
     "fulfillment_status": ("Fulfillment Status",),
@@ -74,7 +75,6 @@ SHOPIFY: dict[str, tuple[str, ...]] = {
 #: shipment-tracking plugins' columns it can add.
 WOOCOMMERCE: dict[str, tuple[str, ...]] = {
     "number": ("Order Number", "Order #", "Order No"),
-    "external_id": ("Order ID",),
     "status": ("Order Status", "Status"),
     "created_at": ("Order Date", "Order Created Date", "Date Created"),
     "updated_at": ("Order Modification Date", "Date Modified"),
@@ -206,7 +206,7 @@ _DIRECT = (
     "note",
 )
 #: Columns that, when filled, mark a Shopify row as an order's first row.
-_HEAD_MARKERS = ("external_id", "financial_status", "created_at", "currency", "total")
+_HEAD_MARKERS = ("financial_status", "created_at", "currency", "total")
 
 
 def norm_header(header: str) -> str:

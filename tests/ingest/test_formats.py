@@ -23,7 +23,7 @@ def test_shopify_export_with_its_quirks(store: Store, files: Path, settings: Syn
     assert (result.orders_created, result.orders_updated, result.line_items) == (5, 0, 8)
 
     first = order(store, "#1001")
-    assert first["external_id"] == "5001"
+    assert first["external_id"] == "#1001"  # the number: every export has it
     assert first["source"] == "shop"
     assert first["customer_name"] == "José Müller"
     assert first["note"] == "Leave at the door\nRing twice 🚪"  # a quoted newline, emoji
@@ -233,3 +233,29 @@ def test_extra_and_missing_optional_columns(
     assert [(s["carrier"], s["tracking_number"]) for s in ship] == [("ups", "1Z999AA10123456784")]
     assert ship[0]["shipped_at"] is not None  # from the "Fulfillment Date" variant
     assert rows(store, "SELECT count(*) AS n FROM line_items")[0]["n"] == 1
+
+
+def test_generic_status_and_its_own_columns(store: Store, tmp_path: Path) -> None:
+    from sync.settings import CsvFormat, IngestSettings
+
+    fmt = CsvFormat(
+        name="pos",
+        columns={
+            "number": "Ticket",
+            "external_id": "Ticket ID",
+            "status": "State",
+            "financial_status": "Paid",
+            "name": "Item",
+        },
+    )
+    settings = SyncSettings(ingest=IngestSettings(formats={"pos": fmt}))
+    path = tmp_path / "pos.csv"
+    path.write_text(
+        "Ticket,Ticket ID,State,Paid,Item\nT-1,77,cancelled,refunded,Tea\nT-2,78,completed,paid,Cake\n"
+    )
+    result = ingest_file(store, path, settings=settings, source="pos")
+    assert result.outcome == IMPORTED and result.format == "pos", result.error
+    first = order(store, "T-1")
+    assert first["external_id"] == "77" and first["status"] == "cancelled"
+    assert first["financial_status"] == "refunded"  # their column, not the status mapping
+    assert order(store, "T-2")["fulfillment_status"] == "fulfilled"

@@ -22,7 +22,11 @@ from sync.ingest.writer import SUMMARY_COLUMNS, _new_summary
             "phone_e164": "+442079460958",
             "ship_name": "Zoë Ørsted",
         },
-        {"number": "#9", "customer_name": "山田 太郎", "cancelled_at": datetime(2026, 1, 1, tzinfo=UTC)},
+        {
+            "number": "#9",
+            "customer_name": "山田 太郎",
+            "cancelled_at": datetime(2026, 1, 1, tzinfo=UTC),
+        },
         {"number": "#10", "cancelled_at": None, "email": None},
     ],
 )
