@@ -32,7 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
+
 from store.engine import Store
+from store.errors import StoreError
 from sync.ingest.errors import IngestError
 from sync.ingest.ingest import DUPLICATE, IMPORTED, PARTIAL, REJECTED, FileResult, ingest_file
 from sync.ingest.writer import OnChanges
@@ -236,12 +239,23 @@ class DropFolderWatcher:
             )
         except IngestError as exc:
             return self._emit(FolderEvent(folder.path, name, REJECTED, None, str(exc)))
-        except Exception:
-            # The store is down or similar: put the file back to try again later.
+        except (StoreError, DBAPIError, OSError):
+            # The store is away, the disk is full...: put the file back to try later.
             log.exception("importing %s failed; it will be tried again", path)
             with contextlib.suppress(OSError):
                 os.rename(path, _unique(folder.path / name))
             raise
+        except Exception as exc:
+            # A fault of ours with this file: trying again would fail again. File it,
+            # with the reason, rather than retry it forever.
+            log.exception("importing %s failed", path)
+            reason = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            target = _unique(folder.path / FAILED / name)
+            _write_text(
+                target.with_name(target.name + ".error.txt"), error_report(name, None, reason)
+            )
+            os.rename(path, target)
+            return self._emit(FolderEvent(folder.path, name, REJECTED, target, reason))
         if result.outcome in (IMPORTED, PARTIAL, DUPLICATE):
             day = folder.path / PROCESSED / self._today()
             day.mkdir(parents=True, exist_ok=True)

@@ -207,3 +207,35 @@ async def test_run_picks_up_a_dropped_file(store: Store, files: Path, tmp_path: 
     assert [(e.name, e.outcome) for e in events] == [("orders.csv", "imported")]
     assert (drop / PROCESSED / today(watcher) / "orders.csv").exists()
     assert count(store, "orders") == 5
+
+
+def test_failures_inside_the_transaction(store: Store, files: Path, tmp_path: Path) -> None:
+    import pytest
+
+    from store.errors import StoreError
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(files / "woocommerce_orders.csv", drop / "woo.csv")
+
+    def store_away(conn: object, changes: object) -> None:
+        raise StoreError("cannot open the store: connection refused")
+
+    watcher = DropFolderWatcher(store, folder_settings(drop), on_changes=store_away)
+    watcher.scan_once()
+    with pytest.raises(StoreError):
+        watcher.scan_once()
+    # Put back, to be tried again; nothing was applied.
+    assert (drop / "woo.csv").exists() and count(store, "orders") == 0
+
+    def buggy(conn: object, changes: object) -> None:
+        raise RuntimeError("rules exploded")
+
+    watcher = DropFolderWatcher(store, folder_settings(drop), on_changes=buggy)
+    watcher.scan_once()
+    (event,) = watcher.scan_once()
+    assert event.outcome == "rejected"
+    assert event.reason == "internal error: RuntimeError: rules exploded"
+    assert (drop / FAILED / "woo.csv").exists()
+    assert "rules exploded" in (drop / FAILED / "woo.csv.error.txt").read_text()
+    assert count(store, "orders") == 0
