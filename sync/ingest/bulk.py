@@ -158,6 +158,7 @@ def upsert_statement(
     update: Sequence[str] | None = None,
     update_exprs: dict[str, Any] | None = None,
     copy: bool = False,
+    returning: Sequence[Any] = (),
 ) -> Bulk | CopyUpsert:
     """``INSERT (columns) ... ON CONFLICT (conflict) DO UPDATE SET update`` (or DO NOTHING).
 
@@ -179,6 +180,9 @@ def upsert_statement(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if staging is not None:
+        if returning:
+            # Which rows were inserted rather than updated: a fresh row has no xmax.
+            stmt = stmt.returning(*returning, sa.literal_column("(xmax = 0)").label("inserted"))
         return CopyUpsert(staging, stmt, columns)
     return Bulk(conn, table, stmt, columns)
 
@@ -219,12 +223,13 @@ class CopyUpsert:
         self.stmt = stmt
         self.columns = list(columns)
 
-    def run(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    def run(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[Any]:
         if not rows:
-            return
+            return []
         conn.exec_driver_sql(f'TRUNCATE "{self.staging.name}"')
         _copy_rows(conn, self.staging.name, self.columns, rows)
-        conn.execute(self.stmt)
+        result = conn.execute(self.stmt)
+        return list(result) if result.returns_rows else []
 
 
 def _staging_table(conn: Connection, table: sa.Table, columns: Sequence[str]) -> sa.Table:

@@ -190,6 +190,7 @@ class Writer:
                 update=update,
                 update_exprs=exprs,
                 copy=True,
+                returning=(_orders.c.external_id, _orders.c.id),
             )
             self._statements[columns] = bulk
         return bulk
@@ -208,7 +209,11 @@ class Writer:
         batch = list(self._orders.values())
         self._orders = {}
         self._rows = 0
-        existing = self._ids_for([r.external_id for r in batch])
+        # PostgreSQL: the upsert itself says which orders were new (RETURNING); a
+        # lookup by (source, order id) before it is planned badly on a table that
+        # grows inside the transaction (no statistics yet): a scan per batch.
+        returning = self.conn.dialect.name == "postgresql"
+        existing = {} if returning else self._ids_for([r.external_id for r in batch])
         now = self.now
         resolved: dict[int, list[tuple[str | None, list[str] | None]]] = {}
         groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
@@ -236,9 +241,14 @@ class Writer:
             groups.setdefault(columns, []).append(
                 (self.source, record.external_id, *fields.values(), now, now, *values)
             )
+        returned: list[Any] = []
         for columns, rows in groups.items():
-            self._order_statement(columns).run(self.conn, rows)
-        created = self._ids_for([r.external_id for r in batch if r.external_id not in existing])
+            returned.extend(self._order_statement(columns).run(self.conn, rows) or ())
+        if returning:
+            created = {r.external_id: r.id for r in returned if r.inserted}
+            existing = {r.external_id: r.id for r in returned if not r.inserted}
+        else:
+            created = self._ids_for([r.external_id for r in batch if r.external_id not in existing])
         ids = {**existing, **created}
         seen = self._seen
         self.tally.orders_created += len(created)
