@@ -412,7 +412,10 @@ def _read_tracking(r: _Reader, carriers: dict[str, CarrierSettings]) -> Tracking
         ),
         lease_seconds=r.number("lease_seconds", defaults.lease_seconds, positive=True),
         timeout_seconds=r.number("timeout", defaults.timeout_seconds, positive=True),
+        rate_headroom=r.number("rate_headroom", defaults.rate_headroom),
     )
+    if poll.rate_headroom >= 0.5:
+        raise r.fail("rate_headroom", "a share of the rate limit below 0.5", poll.rate_headroom)
     r.finish()
     return TrackingSettings(aggregators=aggregators, carriers=carriers, poll=poll)
 
@@ -703,6 +706,7 @@ def effective(config: Config) -> dict[str, Any]:
             "circuit_cooldown": tracking.poll.circuit_cooldown_seconds,
             "lease_seconds": tracking.poll.lease_seconds,
             "timeout": tracking.poll.timeout_seconds,
+            "rate_headroom": tracking.poll.rate_headroom,
             "poll_interval": dict(tracking.poll.interval_minutes),
         },
         "attention": {

@@ -135,6 +135,9 @@ class PollSettings:
     circuit_cooldown_seconds: float = 60.0
     lease_seconds: float = 120.0
     timeout_seconds: float = 30.0
+    #: Share of each provider's rate limit left unused, so that network jitter
+    #: bunching requests on the way never pushes one second over the limit.
+    rate_headroom: float = 0.05
 
 
 @dataclass(frozen=True)

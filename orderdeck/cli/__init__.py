@@ -57,9 +57,29 @@ def cli(ctx: click.Context, config_path: str | None, db_url: str | None) -> None
 
 
 def _register() -> None:
-    from orderdeck.cli import config_cmd, db, detect, importer, notify, orders, status
+    from orderdeck.cli import (
+        config_cmd,
+        db,
+        detect,
+        importer,
+        notify,
+        orders,
+        sandbox_cmd,
+        status,
+        track,
+    )
 
-    for module in (importer, orders, notify, detect, status, db, config_cmd):
+    for module in (
+        importer,
+        orders,
+        track,
+        notify,
+        detect,
+        status,
+        sandbox_cmd,
+        db,
+        config_cmd,
+    ):
         module.register(cli)
 
 

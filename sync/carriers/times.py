@@ -184,7 +184,20 @@ _AU_STATES = {
     "QLD": "Australia/Brisbane", "SA": "Australia/Adelaide", "TAS": "Australia/Hobart",
     "VIC": "Australia/Melbourne", "WA": "Australia/Perth",
 }  # fmt: skip
-_BY_STATE: dict[str, dict[str, str]] = {"US": _US_STATES, "CA": _CA_PROVINCES, "AU": _AU_STATES}
+_MX_STATES = {
+    "BC": "America/Tijuana", "BCN": "America/Tijuana", "SON": "America/Hermosillo",
+    "SO": "America/Hermosillo", "CHH": "America/Chihuahua", "CH": "America/Chihuahua",
+    "SIN": "America/Mazatlan", "SI": "America/Mazatlan", "BCS": "America/Mazatlan",
+    "NAY": "America/Mazatlan", "QR": "America/Cancun", "ROO": "America/Cancun",
+}  # fmt: skip
+_BY_STATE: dict[str, dict[str, str]] = {
+    "US": _US_STATES,
+    "CA": _CA_PROVINCES,
+    "AU": _AU_STATES,
+    "MX": _MX_STATES,
+}
+#: Where a state is not in the table: the zone most of the country keeps (None: no safe answer).
+_STATE_FALLBACK: dict[str, str | None] = {"MX": "America/Mexico_City"}
 
 
 def _tz_files(name: str) -> list[Path]:
@@ -192,7 +205,15 @@ def _tz_files(name: str) -> list[Path]:
 
 
 #: Multi-zone countries whose tz comments do not name a main zone, but have one.
-_MAIN_ZONE = {"CN": "Asia/Shanghai"}
+#: Their other zones cover a small, outlying part (Büsingen, the Canaries, the Azores,
+#: Xinjiang, the Chathams...): the mainland zone.
+_MAIN_ZONE = {
+    "CN": "Asia/Shanghai", "DE": "Europe/Berlin", "ES": "Europe/Madrid", "PT": "Europe/Lisbon",
+    "NZ": "Pacific/Auckland", "CL": "America/Santiago", "EC": "America/Guayaquil",
+    "UA": "Europe/Kyiv", "MY": "Asia/Kuala_Lumpur", "AR": "America/Argentina/Buenos_Aires",
+    "UZ": "Asia/Tashkent", "CY": "Asia/Nicosia", "DK": "Europe/Copenhagen",
+    "NO": "Europe/Oslo", "GB": "Europe/London",
+}  # fmt: skip
 _MAIN_COMMENT = re.compile(r"^most of |\(mainland\)", re.I)
 
 
@@ -281,7 +302,7 @@ def location_zone(country: object, state: object = None) -> zoneinfo.ZoneInfo | 
         key = str(state or "").strip().upper()
         if code == "US":
             key = _US_NAMES.get(key, key)
-        name = by_state.get(key)
+        name = by_state.get(key, _STATE_FALLBACK.get(code))
         return zoneinfo.ZoneInfo(name) if name else None
     name = _zone_table()[0].get(code)
     if name is None:

@@ -16,7 +16,6 @@ import pytest
 pytest.importorskip("sync.poller", reason="the poller has not landed on this branch")
 
 import sqlalchemy as sa
-from sync.poller import Poller
 
 from store.engine import Store
 from store.models import Order, Shipment, TrackingEvent
@@ -25,6 +24,7 @@ from sync.carriers.aftership import AfterShipAdapter
 from sync.carriers.easypost import EasyPostAdapter
 from sync.carriers.shippo import ShippoAdapter
 from sync.carriers.track17 import Track17Adapter
+from sync.poller import Poller
 from sync.settings import CarrierSettings, SyncSettings, TrackingSettings
 from tests.carriers import test_aftership as aftership
 from tests.carriers import test_easypost as easypost

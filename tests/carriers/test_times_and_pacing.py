@@ -86,7 +86,6 @@ def test_location_zone(country: str, state: str | None, zone: str) -> None:
         ("US", "ZZ"),
         ("RU", None),
         ("BR", None),
-        ("MX", None),
         ("ID", None),
         ("XX", None),
         (None, "CA"),
@@ -143,3 +142,10 @@ async def test_pacer_hold_after_a_429() -> None:
     pacer.hold("api", 7.0)
     await pacer.wait("api")
     assert clock.slept == pytest.approx([7.0])
+
+
+def test_mexico_without_a_state_keeps_mexico_city_time() -> None:
+    """Every Mexican state not in the table keeps Central time, so that is a safe answer."""
+    zone = location_zone("MX", None)
+    assert zone is not None and zone.key == "America/Mexico_City"
+    assert location_zone("MX", "SON").key == "America/Hermosillo"  # type: ignore[union-attr]
