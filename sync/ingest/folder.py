@@ -107,8 +107,25 @@ def error_report(name: str, result: FileResult | None, reason: str | None) -> st
     return "\n".join(lines) + "\n"
 
 
+def tally(events: list[FolderEvent]) -> dict[str, int]:
+    """Counters for a heartbeat: files by outcome, and what the imports created."""
+    counts: dict[str, int] = {"files": len(events)}
+    for event in events:
+        counts[event.outcome] = counts.get(event.outcome, 0) + 1
+        if event.result is not None and event.outcome in (IMPORTED, PARTIAL):
+            for key in ("orders_created", "orders_updated", "shipments_created", "rows_rejected"):
+                counts[key] = counts.get(key, 0) + getattr(event.result, key)
+    return counts
+
+
 class DropFolderWatcher:
-    """Imports what lands in the configured drop folders."""
+    """Imports what lands in the configured drop folders.
+
+    It is the engine's ``ingest`` part (:class:`sync.service.Part`): ``run_once``
+    is one full scan, ``run`` watches until stopped.
+    """
+
+    name = "ingest"
 
     def __init__(
         self,
@@ -294,6 +311,10 @@ class DropFolderWatcher:
         return event
 
     # -- running ------------------------------------------------------------------
+
+    async def run_once(self) -> dict[str, int]:
+        """One full scan (in a worker thread); counts of what it did."""
+        return tally(await asyncio.to_thread(self.scan_once))
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Scan at start, on file events, and every ``scan_interval``, until stopped."""

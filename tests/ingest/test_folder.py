@@ -239,3 +239,22 @@ def test_failures_inside_the_transaction(store: Store, files: Path, tmp_path: Pa
     assert (drop / FAILED / "woo.csv").exists()
     assert "rules exploded" in (drop / FAILED / "woo.csv.error.txt").read_text()
     assert count(store, "orders") == 0
+
+
+async def test_run_once_counts(store: Store, files: Path, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(files / "shopify_bad_rows.csv", drop / "a.csv")
+    shutil.copy(files / "empty.csv", drop / "b.csv")
+    watcher = DropFolderWatcher(store, folder_settings(drop))
+    assert watcher.name == "ingest"
+    assert await watcher.run_once() == {"files": 0}
+    assert await watcher.run_once() == {
+        "files": 2,
+        "partial": 1,
+        "rejected": 1,
+        "orders_created": 2,
+        "orders_updated": 0,
+        "shipments_created": 0,
+        "rows_rejected": 6,
+    }
