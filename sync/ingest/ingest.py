@@ -238,6 +238,7 @@ def ingest_file(
             with store.write_connection() as conn:
                 if not _claim(conn, result, now):
                     return done(DUPLICATE, "already imported (by another worker just now)")
+                _bulk_cache(conn)
                 writer = Writer(
                     conn,
                     source=result.source,
@@ -315,6 +316,32 @@ def _pump(
         if progress is not None and result.rows_total >= next_report:
             next_report = result.rows_total + _PROGRESS_EVERY
             progress(bytes_done(), result.size, result.rows_total)
+
+
+#: SQLite page cache for the file's transaction. The default 2 MiB thrashes once the
+#: orders' indexes and the line items outgrow it: 400,000 rows took 20% longer.
+BULK_CACHE_KIB = 64 * 1024
+
+
+def _bulk_cache(conn: Connection) -> None:
+    """A bigger SQLite page cache while this transaction runs; the connection's own
+    size comes back at commit or rollback, before it returns to the pool."""
+    if conn.dialect.name != "sqlite":
+        return
+    previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+
+    def restore(connection: Connection) -> None:
+        raw = connection.connection.dbapi_connection
+        if raw is not None:  # the driver's own cursor: no transaction bookkeeping
+            cursor = raw.cursor()
+            try:
+                cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+            finally:
+                cursor.close()
+
+    sa.event.listen(conn, "commit", restore, once=True)
+    sa.event.listen(conn, "rollback", restore, once=True)
 
 
 def _claim(conn: Connection, result: FileResult, now: datetime) -> bool:
