@@ -40,6 +40,14 @@ class Order(SQLModel, table=True):
         sa.Index("ix_orders_attention", "attention", "attention_since"),
         sa.Index("ix_orders_carrier", "carrier", "id"),
         sa.Index("ix_orders_number", "number"),
+        # Search (revision 0002): a pg_trgm index on PostgreSQL; SQLite has the
+        # FTS5 table ``orders_fts`` instead, which is not a model (see store.search).
+        sa.Index(
+            "ix_orders_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

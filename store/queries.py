@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from store import search
 from store.errors import NotFoundError, OrderdeckError
 from store.models import (
     AttentionItem,
@@ -22,7 +23,6 @@ from store.models import (
     WorkerHeartbeat,
 )
 from store.statuses import NotificationState
-from store.summary import fold
 from store.types import utcnow
 
 
@@ -40,11 +40,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def search_condition(text: str) -> Any:
-    """Substring, case- and accent-insensitive, over the order's search text."""
-    needle = fold(text.strip())
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return col(Order.search_text).like(f"%{escaped}%", escape="\\")
+def search_condition(text: str, dialect: str = "postgresql") -> Any:
+    """Substring, case- and accent-insensitive, over the order's search text
+    (through the search index of ``dialect``: see :mod:`store.search`)."""
+    return search.condition(dialect, text) if search.needle(text) else sa.true()
 
 
 def list_orders(session: Session, flt: OrderFilter) -> list[Order]:
@@ -63,7 +62,10 @@ def list_orders(session: Session, flt: OrderFilter) -> list[Order]:
     if flt.source:
         query = query.where(Order.source == flt.source)
     if flt.search:
-        query = query.where(search_condition(flt.search))
+        dialect = session.get_bind().dialect.name
+        found = search.condition(dialect, flt.search, session.connection())
+        if found is not None:
+            query = query.where(found)
     query = query.order_by(col(Order.changed_at).desc(), col(Order.id).desc()).limit(flt.limit)
     return list(session.exec(query))
 

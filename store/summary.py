@@ -51,8 +51,14 @@ ORDER_STATUS_RANK: dict[str, int] = {
 _CHUNK = 500
 
 
+#: Letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans(
+    {"æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h"}
+)
+
+
 def fold(text: str | None) -> str:
-    """Lower-case, accent-free, so ``José`` is found by ``jose``."""
+    """Lower-case, accent-free, so ``José`` is found by ``jose`` and ``Ærø`` by ``aero``."""
     if not text:
         return ""
     if text.isascii():
@@ -65,7 +71,8 @@ def _fold_unicode(text: str) -> str:
     # Cached: names and cities repeat across orders, and a bulk import folds each
     # order's name twice (customer and ship-to).
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return bare.translate(_UNDECOMPOSED)
 
 
 def search_text(*parts: str | None) -> str:

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: The engine's parts, in the order a pass runs them.
+ENGINE_PARTS = ("poller", "dispatcher")
+
 FOLDER_FORMATS = ("auto", "shopify", "woocommerce", "tracking", "csv", "json", "ndjson")
 
 #: The orderdeck fields a ``[sync.formats.NAME.columns]`` map may name (see docs/ingest.md).

@@ -59,6 +59,7 @@ def cli(ctx: click.Context, config_path: str | None, db_url: str | None) -> None
 def _register() -> None:
     from orderdeck.cli import (
         config_cmd,
+        console_cmd,
         db,
         detect,
         importer,
@@ -66,16 +67,19 @@ def _register() -> None:
         orders,
         sandbox_cmd,
         status,
+        sync_cmd,
         track,
     )
 
     for module in (
+        console_cmd,
         importer,
         orders,
         track,
         notify,
         detect,
         status,
+        sync_cmd,
         sandbox_cmd,
         db,
         config_cmd,

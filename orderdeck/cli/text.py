@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,14 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+from store.text import clean
 
-
-def clean(value: object) -> str:
-    """Strip control characters and bidi overrides; keep everything else as typed."""
-    if value is None:
-        return ""
-    return _CONTROL.sub("", str(value))
+__all__ = ["age", "clean", "console", "local_time", "plain", "table"]
 
 
 def plain(value: object, style: str = "") -> Text:

@@ -26,6 +26,7 @@ def track(app: AppContext, number: str, source: str | None, as_json: bool) -> No
 
     Exits 1 when no carrier answered for any of them (all failed, or no provider).
     """
+    from sync.assembly import notification_hook
     from sync.poller import Poller
 
     store = app.store()
@@ -47,7 +48,8 @@ def track(app: AppContext, number: str, source: str | None, as_json: bool) -> No
         return
 
     async def poll() -> Any:
-        async with Poller(store, app.config.sync) as poller:
+        hook = notification_hook(app.config.notify)
+        async with Poller(store, app.config.sync, on_changes=hook) as poller:
             return await poller.poll_shipments(shipment_ids)
 
     result = asyncio.run(poll())
