@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 #: The engine's parts, in the order a pass runs them.
-ENGINE_PARTS = ("poller", "dispatcher")
+ENGINE_PARTS = ("ingest", "poller", "dispatcher")
 
 FOLDER_FORMATS = ("auto", "shopify", "woocommerce", "tracking", "csv", "json", "ndjson")
 

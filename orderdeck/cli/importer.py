@@ -172,6 +172,11 @@ def import_cmd(
     if not files:
         raise click.UsageError("no files to import in " + ", ".join(str(p) for p in paths))
     store = app.store()
+    # As in a drop folder: new shipments queue "shipped" messages in the same
+    # transaction (sent by the engine; nothing is queued without channels).
+    from sync.assembly import notification_hook
+
+    hook = notification_hook(app.config.notify)
     show_progress = not as_json and sys.stderr.isatty()
     results: list[FileResult] = []
     bar = _Bar() if show_progress else None
@@ -192,6 +197,7 @@ def import_cmd(
                 format=fmt or (folder.format if folder else "auto"),
                 encoding=encoding or (folder.encoding if folder else "utf-8"),
                 progress=progress,
+                on_changes=hook,
             )
             results.append(result)
             if not as_json:
