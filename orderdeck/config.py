@@ -28,6 +28,7 @@ from notifiers.urls import channel_kind, privacy_url
 from store.errors import OrderdeckError
 from store.settings import StoreSettings, default_url
 from sync.settings import (
+    CSV_FIELDS,
     FOLDER_FORMATS,
     AttentionSettings,
     CarrierSettings,
@@ -267,18 +268,32 @@ def _read_ingest(r: _Reader, config_dir: Path) -> IngestSettings:
         columns_reader = f.sub("columns")
         columns: dict[str, str] = {}
         for field_name in columns_reader.table:
-            columns[field_name] = columns_reader.str(field_name)
+            if field_name not in CSV_FIELDS:
+                raise columns_reader.fail(
+                    field_name, "an orderdeck field: " + ", ".join(CSV_FIELDS)
+                )
+            header = columns_reader.str(field_name)
+            if not header or not header.strip():
+                raise columns_reader.fail(field_name, "the header of one of your columns", header)
+            columns[field_name] = header
         if not columns:
             raise f.fail("columns", "a table mapping orderdeck fields to your CSV headers")
+        kind = f.str("kind", "orders", choices=("orders", "tracking"))
+        needed = ("number", "tracking_number") if kind == "tracking" else ("number",)
+        for required in needed:
+            if required not in columns:
+                raise columns_reader.fail(required, f"a column for {required} (kind = {kind!r})")
         delimiter = f.str("delimiter", ",")
         if len(delimiter) != 1:
             raise f.fail("delimiter", "one character", delimiter)
+        if name in FOLDER_FORMATS:
+            raise fmt_reader.fail(name, "a name of your own; built-in formats cannot be redefined")
         formats[name] = CsvFormat(
             name=name,
             columns=columns,
             delimiter=delimiter,
             date_format=f.str("date_format"),
-            kind=f.str("kind", "orders", choices=("orders", "tracking")),
+            kind=kind,
         )
         f.finish()
     fmt_reader.used.update(fmt_reader.table)

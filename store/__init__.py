@@ -12,9 +12,24 @@ try:
 except PackageNotFoundError:  # running from a checkout that was never installed
     __version__ = "0+unknown"
 
-from store.engine import Store
+from typing import TYPE_CHECKING, Any
+
 from store.errors import NotFoundError, OrderdeckError, SchemaOutdated, SchemaTooNew, StoreError
 from store.settings import StoreSettings
+
+if TYPE_CHECKING:
+    from store.engine import Store
+
+
+def __getattr__(name: str) -> Any:
+    # The engine pulls in SQLAlchemy; a process that only needs the errors (the
+    # ingest parsing child) should not pay for it.
+    if name == "Store":
+        from store.engine import Store
+
+        return Store
+    raise AttributeError(f"module 'store' has no attribute {name!r}")
+
 
 __all__ = [
     "NotFoundError",

@@ -9,6 +9,7 @@ search text.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import defaultdict
 from collections.abc import Collection, Iterable
@@ -60,6 +61,15 @@ def fold(text: str | None) -> str:
     """Lower-case, accent-free, so ``José`` is found by ``jose`` and ``Ærø`` by ``aero``."""
     if not text:
         return ""
+    if text.isascii():
+        return text.lower()  # the same as below, without a pass per character
+    return _fold_unicode(text)
+
+
+@functools.lru_cache(maxsize=16384)
+def _fold_unicode(text: str) -> str:
+    # Cached: names and cities repeat across orders, and a bulk import folds each
+    # order's name twice (customer and ship-to).
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     return bare.translate(_UNDECOMPOSED)

@@ -115,6 +115,11 @@ def make_parts(
 ) -> list[Part]:
     """The parts to run, in pass order: ingest first, so new shipments get polled."""
     parts: list[Part] = []
+    if "ingest" in only:
+        from sync.ingest import DropFolderWatcher
+
+        clock = (poller_options or {}).get("clock")
+        parts.append(DropFolderWatcher(store, sync, on_changes=notification_hook(notify, clock)))
     if "poller" in only:
         parts.append(PollerPart(store, sync, notify, **dict(poller_options or {})))
     if "dispatcher" in only:

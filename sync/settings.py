@@ -7,9 +7,46 @@ from pathlib import Path
 from typing import Any
 
 #: The engine's parts, in the order a pass runs them.
-ENGINE_PARTS = ("poller", "dispatcher")
+ENGINE_PARTS = ("ingest", "poller", "dispatcher")
 
 FOLDER_FORMATS = ("auto", "shopify", "woocommerce", "tracking", "csv", "json", "ndjson")
+
+#: The orderdeck fields a ``[sync.formats.NAME.columns]`` map may name (see docs/ingest.md).
+CSV_FIELDS = (
+    "number",
+    "external_id",
+    "created_at",
+    "updated_at",
+    "status",
+    "customer_name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "ship_name",
+    "ship_company",
+    "ship_address1",
+    "ship_address2",
+    "ship_city",
+    "ship_province",
+    "ship_zip",
+    "ship_country",
+    "ship_phone",
+    "currency",
+    "total",
+    "financial_status",
+    "fulfillment_status",
+    "cancelled_at",
+    "tags",
+    "note",
+    "sku",
+    "name",
+    "quantity",
+    "price",
+    "tracking_number",
+    "carrier",
+    "shipped_at",
+)
 
 
 @dataclass(frozen=True)

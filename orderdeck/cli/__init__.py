@@ -62,6 +62,7 @@ def _register() -> None:
         console_cmd,
         db,
         detect,
+        importer,
         notify,
         orders,
         sandbox_cmd,
@@ -72,6 +73,7 @@ def _register() -> None:
 
     for module in (
         console_cmd,
+        importer,
         orders,
         track,
         notify,

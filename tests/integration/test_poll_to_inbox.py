@@ -97,4 +97,4 @@ async def test_poll_changes_become_delivered_messages(
 
 def test_make_parts_orders_and_names(store: Store, sandbox: SandboxServer) -> None:
     parts = make_parts(store, sync_settings(sandbox), settings())
-    assert [p.name for p in parts] == ["poller", "dispatcher"]
+    assert [p.name for p in parts] == ["ingest", "poller", "dispatcher"]
