@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from store.models import Shipment, WorkerHeartbeat
 from store.settings import StoreSettings
 from sync.sandbox import SandboxClock, SandboxServer
 from sync.service import Engine
+from sync.settings import DropFolder, IngestSettings, SyncSettings
 from tests.console.conftest import header_ready, list_ready, screen_text, wait_for
 from tests.tracking.conftest import add_shipments, sync_settings
 
@@ -59,11 +62,12 @@ def _app(
     clock: SandboxClock,
     *,
     fresh: float = 15.0,
+    sync: SyncSettings | None = None,
     **settings: Any,
 ) -> OrderdeckApp:
     factory = in_process(
         store,
-        sync_settings(sandbox),
+        sync or sync_settings(sandbox),
         NotifySettings(),
         heartbeat_seconds=0.2,
         drain_seconds=2.0,
@@ -130,6 +134,31 @@ async def test_no_service_alive_the_console_polls_and_the_board_shows_it(
     assert beat["state"] == "stopped"
     assert _leased(fresh_store) == 0
     assert sandbox.stats.numbers >= len(NUMBERS)  # the real carrier was asked
+
+
+async def test_a_file_dropped_in_a_folder_reaches_the_board(
+    fresh_store: Store, sandbox: SandboxServer, clock: SandboxClock, tmp_path: Path
+) -> None:
+    """Every part make_parts returns runs in the console: here, drop-folder ingest."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    folder = DropFolder(path=drop, source="shop", format="ndjson")
+    ingest = IngestSettings(drop_folders=(folder,), min_age_seconds=0.0, scan_interval_seconds=0.2)
+    app = _app(fresh_store, sandbox, clock, sync=replace(sync_settings(sandbox), ingest=ingest))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, list_ready(app, "#board"))
+        await wait_for(pilot, lambda: app.keeper.running)
+        assert "W-1001" not in screen_text(app)
+        order = {
+            "number": "W-1001",
+            "customer_name": "Dropped In",
+            "line_items": [{"sku": "A", "name": "Alpha", "quantity": 1}],
+            "shipments": [{"tracking_number": "SB7001", "carrier": "sandbox"}],
+        }
+        (drop / "orders.ndjson").write_text(json.dumps(order) + "\n", encoding="utf-8")
+        await wait_for(pilot, lambda: "Dropped In" in _row_of(app, "W-1001"))
+        assert "SB7001" in _row_of(app, "W-1001")
+    assert [p.name for p in (drop / "processed").rglob("*.ndjson")] == ["orders.ndjson"]
 
 
 async def test_a_live_service_keeps_the_console_from_running_the_engine(
