@@ -495,7 +495,7 @@ async def session_rss(url: str, orders: int) -> float:
 
 async def measure(url: str, orders: int, runs: int) -> dict[str, Any]:
     empty_paint, board_paint, memory_paint = [], [], []
-    for _ in range(runs):
+    for _ in range(runs * 3):  # a few milliseconds each: more runs, a steadier median
         empty_paint.append(await first_paint("empty", url))
         board_paint.append(await first_paint("board", url))
         memory_paint.append(await first_paint("memory", url))
@@ -531,6 +531,64 @@ async def measure(url: str, orders: int, runs: int) -> dict[str, Any]:
     return result
 
 
+async def anatomy(url: str, runs: int) -> None:
+    """Where a first paint's time goes: each message Textual dispatched before the
+    frame, with its duration (nested ones indented), for the fastest of ``runs``
+    paints of each app. Timing every dispatch costs a little: totals run high."""
+    import textual.message_pump as pump
+
+    log: list[tuple[float, float, int, str, str]] = []
+    live = [False, 0.0, 0]
+    dispatch = pump.MessagePump._dispatch_message
+
+    async def timed(self: Any, message: Any) -> Any:
+        if not live[0]:
+            return await dispatch(self, message)
+        live[2] += 1
+        begun = time.perf_counter()
+        try:
+            return await dispatch(self, message)
+        finally:
+            live[2] -= 1
+            log.append(
+                (
+                    begun - live[1],
+                    time.perf_counter() - begun,
+                    live[2],
+                    type(self).__name__,
+                    type(message).__name__,
+                )
+            )
+
+    pump.MessagePump._dispatch_message = timed  # type: ignore[method-assign]
+    for kind in ("empty", "board"):
+        await first_paint(kind, url)
+        best: tuple[float, list[Any]] | None = None
+        for _ in range(runs):
+            log.clear()
+            app = _empty_app() if kind == "empty" else _board_app(url)
+            gc.collect()
+            probe = Probe(app)
+            painted = probe.arm(
+                (lambda: True) if kind == "empty" else (lambda a=app: _rows_painted(a))
+            )
+            painted.add_done_callback(lambda _f: live.__setitem__(0, False))
+            live[0], live[1] = True, time.perf_counter()
+            async with app.run_test(size=SIZE):
+                at = await asyncio.wait_for(painted, 60) - live[1]
+            if kind != "empty":
+                app.context.store.dispose()
+            if best is None or at < best[0]:
+                best = (at, [entry for entry in log if entry[0] < at])
+        assert best is not None
+        print(f"{kind}: first frame at {best[0] * 1000:.2f} ms")
+        for start, took, depth, node, name in sorted(best[1]):
+            if took >= 0.0002:
+                print(
+                    f"  {start * 1000:7.2f} ms  +{took * 1000:5.2f} ms  {'  ' * depth}{node}.{name}"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 orders instead of 1,000,000")
@@ -538,6 +596,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="repetitions per figure (median)")
     parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--rss", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--anatomy",
+        action="store_true",
+        help="print where each app's first paint spends its time, then exit",
+    )
     args = parser.parse_args()
     orders = args.orders or (100_000 if args.quick else 1_000_000)
     if args.measure:
@@ -549,6 +612,9 @@ def main() -> None:
         return
     print(f"store: {orders:,} orders", flush=True)
     url = build_store(orders)
+    if args.anatomy:
+        asyncio.run(anatomy(url, args.runs))
+        return
     # Measure in a fresh process, so its peak RSS is the console's, not the generator's.
     proc = subprocess.run(
         [

@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from console.commands import ActionsProvider, OrdersProvider, ViewsProvider
 from console.context import ConsoleContext
-from console.engine import EngineKeeper, EngineLogHandler, EngineState
+from console.engine import EngineKeeper, EngineLogHandler, EngineState, News
 from console.live import FeedFailed, Follower, StoreChanged
 from console.screens.base import OrderdeckScreen
 from console.watchdog import Watchdog, on_hangup
@@ -48,7 +48,7 @@ HEALTH_BUSY = 3.0
 class EngineChecked(Message):
     """Who runs the engine, and what the operator should hear about it."""
 
-    def __init__(self, state: EngineState | None, news: list[str]) -> None:
+    def __init__(self, state: EngineState | None, news: list[News]) -> None:
         self.state = state
         self.news = news
         super().__init__()
@@ -325,14 +325,21 @@ class OrderdeckApp(App[None]):
                 rows = heartbeat.alive(conn, self.context.heartbeat_fresh)
             state, news = self.keeper.check(rows)
         except Exception as exc:
-            state, news = None, [f"Cannot tell who runs the sync engine: {describe(exc)}"]
+            state = None
+            news = [News("error", f"Cannot tell who runs the sync engine: {describe(exc)}")]
         self.post_message(EngineChecked(state, news))
 
     @on(EngineChecked)
     def _engine_checked(self, message: EngineChecked) -> None:
         self._engine_checking = False
-        for text in message.news:
-            self.notify(text, title="Sync engine", severity="warning", timeout=10, markup=False)
+        for item in message.news:
+            self.notify(
+                item.text,
+                title="Sync engine",
+                severity=item.severity,  # type: ignore[arg-type]
+                timeout=10,
+                markup=False,
+            )
         if message.state is not None and message.state != self.engine_state:
             self.engine_state = message.state
             self._show_engine()

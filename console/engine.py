@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from store.redact import mask_secrets
 
@@ -164,6 +164,13 @@ def in_process(
 # -- who runs the engine ---------------------------------------------------------
 
 
+class News(NamedTuple):
+    """Something the operator should hear about the engine, as a notification."""
+
+    severity: str  # "information", "warning" or "error", as Textual's notify takes them
+    text: str
+
+
 @dataclass(frozen=True)
 class EngineState:
     """What the header says about the engine."""
@@ -256,12 +263,15 @@ class EngineKeeper:
     def may_run(self) -> bool:
         return self.factory is not None and not self.read_only
 
-    def check(self, rows: Iterable[Mapping[str, Any]]) -> tuple[EngineState, list[str]]:
+    def check(self, rows: Iterable[Mapping[str, Any]]) -> tuple[EngineState, list[News]]:
         """Decide from the fresh heartbeats ``rows``; returns the state and news
         worth telling the operator (an engine that failed, a hand-over)."""
         with self._lock:
-            news: list[str] = []
+            news: list[News] = []
+            rows = list(rows)
             alive = others(rows, self.me)
+            if self.runner is not None and self.runner.worker_id not in (None, self.me):
+                alive = [r for r in alive if r["worker_id"] != self.runner.worker_id]
             services = [r for r in alive if r["role"] == SERVICE_ROLE]
             consoles = [r for r in alive if r["role"] == ENGINE_ROLE]
             runner = self.runner
@@ -272,8 +282,11 @@ class EngineKeeper:
                 self._failure = _one_line(error) if error else "stopped"
                 self._retry_at = time.monotonic() + self.retry_seconds
                 news.append(
-                    f"The sync engine stopped: {self._failure}. "
-                    f"Trying again in {self.retry_seconds:.0f} s."
+                    News(
+                        "error",
+                        f"The sync engine stopped: {self._failure}. "
+                        f"Trying again in {self.retry_seconds:.0f} s.",
+                    )
                 )
             if self.closed or not self.may_run:
                 return self._state(services, consoles), news
@@ -281,14 +294,22 @@ class EngineKeeper:
                 if self.runner is not None:
                     who = "a sync service" if services else "another console"
                     self._stop_runner()
-                    news.append(f"The sync engine moved to {who}; this console stopped its own.")
+                    news.append(
+                        News(
+                            "information",
+                            f"The sync engine moved to {who}; this console stopped its own.",
+                        )
+                    )
                 return self._state(services, consoles), news
             if consoles and self.runner is not None:
                 mine = {"worker_id": self.me, "started_at": self._started_at(rows)}
                 if min([*consoles, mine], key=_seniority) is not mine:
                     self._stop_runner()
                     news.append(
-                        "Another console started the sync engine first; this one stopped its own."
+                        News(
+                            "information",
+                            "Another console started the sync engine first; this one stopped its own.",
+                        )
                     )
                 return self._state(services, consoles), news
             if self.runner is None and time.monotonic() >= self._retry_at:
@@ -299,7 +320,7 @@ class EngineKeeper:
                 except Exception as exc:
                     self._failure = _one_line(exc)
                     self._retry_at = time.monotonic() + self.retry_seconds
-                    news.append(f"Cannot run the sync engine here: {self._failure}")
+                    news.append(News("error", f"Cannot run the sync engine here: {self._failure}"))
                 else:
                     self.runner = runner
                     self._failure = ""

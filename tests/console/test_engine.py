@@ -321,7 +321,7 @@ def test_two_consoles_keep_the_one_that_started_first() -> None:
     # One that started earlier: ours gives way, and says so.
     state, news = keeper.check([mine, _row("console-engine@far:8", ENGINE_ROLE, 1)])
     assert not keeper.running and state.mode == "console" and state.hosts == ("far",)
-    assert news and "Another console" in news[0]
+    assert news and "Another console" in news[0].text
     assert state.text == "engine: another console on far"
     # While it runs, ours stays off; when it goes, ours starts again.
     keeper.check([_row("console-engine@far:8", ENGINE_ROLE, 1)])
