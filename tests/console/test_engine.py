@@ -405,3 +405,14 @@ async def test_quitting_drains_the_engine(fresh_store: Store) -> None:
             await pilot.pause(1)
     assert Slow.finished
     assert _heartbeats(fresh_store)[0]["state"] == "stopped"
+
+
+def test_run_engine_is_read_from_the_configuration(tmp_path: Path) -> None:
+    from orderdeck.config import ConfigError, load
+
+    path = tmp_path / "config.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/o.db"\n[console]\nrun_engine = false\n')
+    assert load(path, environ={}).console.run_engine is False
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/o.db"\n[console]\nrun_engine = "no"\n')
+    with pytest.raises(ConfigError, match=r"config.toml.*\[console\] run_engine"):
+        load(path, environ={})
