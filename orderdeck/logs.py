@@ -91,3 +91,4 @@ def setup(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -122,7 +122,7 @@ class DropFolderWatcher:
     """Imports what lands in the configured drop folders.
 
     It is the engine's ``ingest`` part (:class:`sync.service.Part`): ``run_once``
-    is one full scan, ``run`` watches until stopped.
+    is one full pass, ``run`` watches until stopped.
     """
 
     name = "ingest"
@@ -313,8 +313,20 @@ class DropFolderWatcher:
     # -- running ------------------------------------------------------------------
 
     async def run_once(self) -> dict[str, int]:
-        """One full scan (in a worker thread); counts of what it did."""
-        return tally(await asyncio.to_thread(self.scan_once))
+        """A full pass: scan, and while files are waiting to look complete, look again
+        (a file is taken only once seen unchanged twice), for a bounded time; counts of
+        what it did. This is what ``orderdeck sync --once`` runs."""
+        events = await asyncio.to_thread(self.scan_once)
+        min_age = self.settings.ingest.min_age_seconds
+        recheck = max(0.25, min_age / 2)
+        deadline = time.monotonic() + max(5.0, 3 * min_age)
+        while self.pending and time.monotonic() < deadline:
+            await asyncio.sleep(recheck)
+            events.extend(await asyncio.to_thread(self.scan_once))
+        counters = tally(events)
+        if self.pending:
+            counters["waiting"] = counters.get("waiting", 0) + 1
+        return counters
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Scan at start, on file events, and every ``scan_interval``, until stopped."""

@@ -33,11 +33,11 @@ def sandbox() -> Iterator[SandboxServer]:
         server.stop()
 
 
-def _config(tmp_path: Path, sandbox: SandboxServer, url: str, extra: str = "") -> Path:
+def _config(tmp_path: Path, sandbox: SandboxServer, url: str, sync_extra: str = "") -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
-        f'[store]\nurl = "{url}"\n[sync]\nheartbeat_interval = 0.5\n'
-        f'[carriers.sandbox]\nbase_url = "{sandbox.url}"\n{extra}',
+        f'[store]\nurl = "{url}"\n[sync]\nheartbeat_interval = 0.5\n{sync_extra}'
+        f'[carriers.sandbox]\nbase_url = "{sandbox.url}"\n',
         encoding="utf-8",
     )
     return path
