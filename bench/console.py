@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -139,6 +140,74 @@ def _board_app(url: str) -> Any:
     return OrderdeckApp(ConsoleContext(store=store, clock=lambda: NOW, feed_interval=0.1))
 
 
+class _MemorySource:
+    """The board's first rows held in memory: the board without reading the store."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def count(self) -> int:
+        return len(self.rows)
+
+    def first(self, limit: int) -> list[Any]:
+        return self.rows[:limit]
+
+    def last(self, limit: int) -> list[Any]:
+        return self.rows[-limit:]
+
+    def after(self, key: Any, limit: int) -> list[Any]:
+        at = next((i for i, r in enumerate(self.rows) if r.key == key), len(self.rows))
+        return self.rows[at + 1 : at + 1 + limit]
+
+    def before(self, key: Any, limit: int) -> list[Any]:
+        at = next((i for i, r in enumerate(self.rows) if r.key == key), 0)
+        return self.rows[max(0, at - limit) : at]
+
+    def at(self, offset: int, limit: int) -> list[Any]:
+        return self.rows[offset : offset + limit]
+
+    def rank(self, key: Any) -> int:
+        return next((i for i, r in enumerate(self.rows) if r.key == key), 0)
+
+    def find(self, row_id: Any) -> Any:
+        return next((r for r in self.rows if r.id == row_id), None)
+
+    def key(self, row: Any) -> Any:
+        return row.key
+
+    def row_id(self, row: Any) -> Any:
+        return row.id
+
+
+_MEMORY_ROWS: list[Any] = []
+
+
+def _memory_board_app(url: str) -> Any:
+    """The same console with the same first rows, served from memory: the board's
+    first paint less its store read (what Textual's widgets and rendering cost)."""
+    from console.app import OrderdeckApp
+    from console.screens.board import BoardScreen
+    from console.widgets.virtual_list import PAGE
+    from store import board
+
+    app = _board_app(url)
+    if not _MEMORY_ROWS:
+        store = app.context.store
+        with store.read_connection() as conn:
+            listing = board.listing(board.BoardQuery(), store.dialect, conn)
+            _MEMORY_ROWS.extend(board.to_row(listing, r) for r in listing.first(conn, PAGE))
+
+    class MemoryBoard(BoardScreen):
+        def source_for(self, query: Any) -> Any:
+            return _MemorySource(list(_MEMORY_ROWS))
+
+    class MemoryApp(OrderdeckApp):
+        def get_default_screen(self) -> Any:
+            return MemoryBoard()
+
+    return MemoryApp(app.context)
+
+
 def _rows_painted(app: Any) -> bool:
     try:
         board = app.screen.query_one("#board")
@@ -176,7 +245,14 @@ class Probe:
 
 
 async def first_paint(kind: str, url: str) -> float:
-    app = _empty_app() if kind == "empty" else _board_app(url)
+    """From ``run_test`` to the first frame: any frame for the empty app, the first
+    with every visible row of the board for the board (header, filter line,
+    column titles and key bar are on that frame too)."""
+    makers = {"empty": _empty_app, "board": _board_app, "memory": _memory_board_app}
+    app = makers[kind](url) if kind != "empty" else _empty_app()
+    # Each app starts from the same clean heap: garbage left by the run before (of
+    # either app) is not collected inside the next one's measurement.
+    gc.collect()
     probe = Probe(app)
     painted = probe.arm((lambda: True) if kind == "empty" else (lambda: _rows_painted(app)))
     started = time.perf_counter()
@@ -418,10 +494,11 @@ async def session_rss(url: str, orders: int) -> float:
 
 
 async def measure(url: str, orders: int, runs: int) -> dict[str, Any]:
-    empty_paint, board_paint = [], []
-    for _ in range(runs):
+    empty_paint, board_paint, memory_paint = [], [], []
+    for _ in range(runs * 3):  # a few milliseconds each: more runs, a steadier median
         empty_paint.append(await first_paint("empty", url))
         board_paint.append(await first_paint("board", url))
+        memory_paint.append(await first_paint("memory", url))
     keys = ["pagedown", "end", "char"]
     empty_keys = await key_times("empty", url, keys, runs * 2)
     board_keys = await key_times("board", url, keys, runs * 2)
@@ -434,7 +511,12 @@ async def measure(url: str, orders: int, runs: int) -> dict[str, Any]:
         "bench": "console",
         "ratio": round(med(board_paint) / med(empty_paint), 3),
         "orders": orders,
-        "first_paint_ms": {"board": ms(med(board_paint)), "empty": ms(med(empty_paint))},
+        "first_paint_ms": {
+            "board": ms(med(board_paint)),
+            "empty": ms(med(empty_paint)),
+            # The same board with its rows from memory: the part that is Textual's.
+            "board_rows_from_memory": ms(med(memory_paint)),
+        },
     }
     for key, label in (("pagedown", "pagedown"), ("end", "end"), ("char", "search_key")):
         b, e = med(board_keys[key]), med(empty_keys[key])
@@ -449,6 +531,64 @@ async def measure(url: str, orders: int, runs: int) -> dict[str, Any]:
     return result
 
 
+async def anatomy(url: str, runs: int) -> None:
+    """Where a first paint's time goes: each message Textual dispatched before the
+    frame, with its duration (nested ones indented), for the fastest of ``runs``
+    paints of each app. Timing every dispatch costs a little: totals run high."""
+    import textual.message_pump as pump
+
+    log: list[tuple[float, float, int, str, str]] = []
+    live = [False, 0.0, 0]
+    dispatch = pump.MessagePump._dispatch_message
+
+    async def timed(self: Any, message: Any) -> Any:
+        if not live[0]:
+            return await dispatch(self, message)
+        live[2] += 1
+        begun = time.perf_counter()
+        try:
+            return await dispatch(self, message)
+        finally:
+            live[2] -= 1
+            log.append(
+                (
+                    begun - live[1],
+                    time.perf_counter() - begun,
+                    live[2],
+                    type(self).__name__,
+                    type(message).__name__,
+                )
+            )
+
+    pump.MessagePump._dispatch_message = timed  # type: ignore[method-assign]
+    for kind in ("empty", "board"):
+        await first_paint(kind, url)
+        best: tuple[float, list[Any]] | None = None
+        for _ in range(runs):
+            log.clear()
+            app = _empty_app() if kind == "empty" else _board_app(url)
+            gc.collect()
+            probe = Probe(app)
+            painted = probe.arm(
+                (lambda: True) if kind == "empty" else (lambda a=app: _rows_painted(a))
+            )
+            painted.add_done_callback(lambda _f: live.__setitem__(0, False))
+            live[0], live[1] = True, time.perf_counter()
+            async with app.run_test(size=SIZE):
+                at = await asyncio.wait_for(painted, 60) - live[1]
+            if kind != "empty":
+                app.context.store.dispose()
+            if best is None or at < best[0]:
+                best = (at, [entry for entry in log if entry[0] < at])
+        assert best is not None
+        print(f"{kind}: first frame at {best[0] * 1000:.2f} ms")
+        for start, took, depth, node, name in sorted(best[1]):
+            if took >= 0.0002:
+                print(
+                    f"  {start * 1000:7.2f} ms  +{took * 1000:5.2f} ms  {'  ' * depth}{node}.{name}"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 orders instead of 1,000,000")
@@ -456,6 +596,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="repetitions per figure (median)")
     parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--rss", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--anatomy",
+        action="store_true",
+        help="print where each app's first paint spends its time, then exit",
+    )
     args = parser.parse_args()
     orders = args.orders or (100_000 if args.quick else 1_000_000)
     if args.measure:
@@ -467,6 +612,9 @@ def main() -> None:
         return
     print(f"store: {orders:,} orders", flush=True)
     url = build_store(orders)
+    if args.anatomy:
+        asyncio.run(anatomy(url, args.runs))
+        return
     # Measure in a fresh process, so its peak RSS is the console's, not the generator's.
     proc = subprocess.run(
         [

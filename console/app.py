@@ -1,8 +1,8 @@
 """The orderdeck console: a Textual app over the store.
 
 The app owns what outlives a view: the store context, the change-feed follower,
-the header's health figures, the in-process engine seam, and the one place where
-errors become notifications. Each view is a screen in its own module.
+the header's health figures, the in-process engine (when nobody else runs one),
+and the one place where errors become notifications. Each view is a screen in its own module.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -20,17 +21,20 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.commands import ActionsProvider, OrdersProvider, ViewsProvider
 from console.context import ConsoleContext
+from console.engine import EngineKeeper, EngineLogHandler, EngineState, News
 from console.live import FeedFailed, Follower, StoreChanged
 from console.screens.base import OrderdeckScreen
 from console.watchdog import Watchdog, on_hangup
 from console.widgets.header import Health
 from console.widgets.virtual_list import VirtualList
-from store import board
+from store import board, heartbeat
 from store.errors import OrderdeckError
 from store.types import utcnow
 
@@ -39,6 +43,24 @@ T = TypeVar("T")
 #: Seconds between header refreshes while the store is quiet, and at most while busy.
 HEALTH_IDLE = 30.0
 HEALTH_BUSY = 3.0
+
+
+class EngineChecked(Message):
+    """Who runs the engine, and what the operator should hear about it."""
+
+    def __init__(self, state: EngineState | None, news: list[News]) -> None:
+        self.state = state
+        self.news = news
+        super().__init__()
+
+
+class EngineLog(Message):
+    """An error (or a warning worth reading) from the in-process engine."""
+
+    def __init__(self, level: str, text: str) -> None:
+        self.level = level
+        self.text = text
+        super().__init__()
 
 
 def describe(error: BaseException) -> str:
@@ -74,9 +96,24 @@ class OrderdeckApp(App[None]):
         self._health_due = 0.0
         self._health_dirty = False
         self._health_timer_set = False
-        self._engine_started = False
+        self.keeper = EngineKeeper(context.engine, read_only=context.read_only)
+        self.engine_state: EngineState | None = None
+        self._engine_checking = False
+        self._engine_log: EngineLogHandler | None = None
 
     # -- lifecycle --------------------------------------------------------------
+
+    def on_load(self) -> None:
+        # Building the first frame allocates a great many objects that live as long
+        # as the app; no collector passes over them until it is out (then they are
+        # frozen out of its way for good, see start_background).
+        gc.disable()
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The board is the first screen: no blank default screen to build and leave."""
+        from console.screens.board import BoardScreen
+
+        return BoardScreen()
 
     def on_mount(self) -> None:
         if self.context.settings.theme:
@@ -92,10 +129,6 @@ class OrderdeckApp(App[None]):
                 )
         if self.context.settings.keymap:
             self.set_keymap(dict(self.context.settings.keymap))
-        from console.screens.board import BoardScreen
-
-        self.install_screen(BoardScreen(), "board")
-        self.push_screen("board")
         # Live updates and the header start once the first view has painted its rows
         # (or after a second), so they do not compete with the first paint.
         self.set_timer(1.0, self.start_background)
@@ -109,22 +142,40 @@ class OrderdeckApp(App[None]):
         # Everything built so far lives as long as the app: keep the collector from
         # walking it again and again (long pauses on a busy board otherwise).
         gc.freeze()
+        gc.enable()
         self._follower = Follower(self.context.store, self.context.feed_interval, self.post_message)
         self.run_worker(self._follower.run, thread=True, group="feed", exit_on_error=False)
         self.refresh_health()
         self.set_interval(HEALTH_IDLE, self.refresh_health)
+        if self.keeper.may_run:
+            self._engine_log = EngineLogHandler(
+                lambda level, text: self.post_message(EngineLog(level, text)),
+                self.context.secrets,
+            )
+            self._engine_log.install()
+        self.check_engine()
+        self.set_interval(self.context.engine_check_seconds, self.check_engine)
 
     async def action_quit(self) -> None:
+        if self.keeper.running:
+            self.notify("Finishing the sync engine's work…", title="Quitting", timeout=30)
+            self.engine_state = EngineState("in-process", detail="stopping")
+            self._show_engine()
+            await asyncio.to_thread(self.keeper.stop)
         self.exit()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         gc.unfreeze()
+        gc.enable()
         if self._follower is not None:
             self._follower.stop.set()
         if self._watchdog is not None:
             self._watchdog.stop.set()
-        if self.context.engine is not None and self._engine_started:
-            self.context.engine.stop()
+        # However the console ends (q, SIGHUP, the terminal gone): drain the engine,
+        # so its leases are released and its heartbeat says "stopped".
+        await asyncio.to_thread(self.keeper.stop)
+        if self._engine_log is not None:
+            self._engine_log.uninstall()
 
     # -- views ----------------------------------------------------------------
 
@@ -139,7 +190,7 @@ class OrderdeckApp(App[None]):
         if getattr(self.screen, "VIEW_TITLE", "") == name:
             return
         # Views sit side by side on the board: going to one closes what is above it.
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             self.pop_screen()
         if name in factories:
             self.push_screen(factories[name]())
@@ -246,43 +297,63 @@ class OrderdeckApp(App[None]):
             with ctx.store.read_connection() as conn:
                 summary = board.health(conn, heartbeat_fresh=ctx.heartbeat_fresh, now=utcnow())
                 statuses = board.status_counts(conn)
-            own = getattr(ctx.engine, "worker_id", None) if self._engine_started else None
-            if own is not None:  # our own engine's heartbeat is not "a service alive"
-                summary["workers_alive"] = sum(
-                    1 for w in summary["workers"] if w["alive"] and w["worker_id"] != own
-                )
-            engine = self._engine_status(summary)
-            health = Health.from_summary(summary, statuses, engine)
+            health = Health.from_summary(summary, statuses, self.engine_state)
         except Exception as exc:
             self.call_from_thread(self.show_error, exc, "Cannot read the store's health")
             health = None
         self.call_from_thread(self._health_loaded, health)
 
-    def _engine_status(self, summary: dict[str, Any]) -> str | None:
-        engine = self.context.engine
-        if engine is None:
-            return None
-        if (
-            not summary.get("workers_alive")
-            and not self._engine_started
-            and not self.context.read_only
-        ):
-            self.call_from_thread(self._start_engine)
-        return engine.status if self._engine_started else None
-
-    def _start_engine(self) -> None:
-        engine = self.context.engine
-        if engine is None or self._engine_started:
-            return
-        try:
-            engine.start()
-            self._engine_started = True
-        except Exception as exc:
-            self.show_error(exc, "Cannot run the sync engine here")
-
     def _health_loaded(self, health: Health | None) -> None:
         self._health_busy = False
         if health is not None:
-            self.health = health
+            self.health = replace(health, engine=self.engine_state)
         if self._health_dirty:
             self.refresh_health(soon=True)
+
+    # -- the engine -----------------------------------------------------------------
+
+    def check_engine(self) -> None:
+        """Who runs the engine? Start or stop ours (in a thread: both can block)."""
+        if self._engine_checking or self.keeper.closed:
+            return
+        self._engine_checking = True
+        self.run_worker(self._check_engine, thread=True, group="engine", exit_on_error=False)
+
+    def _check_engine(self) -> None:
+        try:
+            with self.context.store.read_connection() as conn:
+                rows = heartbeat.alive(conn, self.context.heartbeat_fresh)
+            state, news = self.keeper.check(rows)
+        except Exception as exc:
+            state = None
+            news = [News("error", f"Cannot tell who runs the sync engine: {describe(exc)}")]
+        self.post_message(EngineChecked(state, news))
+
+    @on(EngineChecked)
+    def _engine_checked(self, message: EngineChecked) -> None:
+        self._engine_checking = False
+        for item in message.news:
+            self.notify(
+                item.text,
+                title="Sync engine",
+                severity=item.severity,  # type: ignore[arg-type]
+                timeout=10,
+                markup=False,
+            )
+        if message.state is not None and message.state != self.engine_state:
+            self.engine_state = message.state
+            self._show_engine()
+
+    def _show_engine(self) -> None:
+        if self.health is not None:
+            self.health = replace(self.health, engine=self.engine_state)
+
+    @on(EngineLog)
+    def _engine_logged(self, message: EngineLog) -> None:
+        self.notify(
+            message.text,
+            title="Sync engine",
+            severity="error" if message.level == "error" else "warning",
+            timeout=10,
+            markup=False,
+        )

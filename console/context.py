@@ -29,8 +29,13 @@ class ConsoleContext:
     #: How recent a sync heartbeat must be to count as alive.
     heartbeat_fresh: timedelta = timedelta(seconds=15)
     clock: Callable[[], datetime] = utcnow
-    #: The in-process engine, when the console may run one (see console.engine).
-    engine: EngineRunner | None = None
+    #: Builds an in-process engine, for when no sync service is alive (see
+    #: console.engine); None: this console never runs one.
+    engine: Callable[[], EngineRunner] | None = None
+    #: Seconds between looks at the heartbeats (who runs the engine).
+    engine_check_seconds: float = 5.0
+    #: Secret values to mask in the engine's messages.
+    secrets: tuple[str, ...] = ()
     #: Seconds between looks at the change feed.
     feed_interval: float = 0.25
 

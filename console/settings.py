@@ -14,3 +14,5 @@ class ConsoleSettings:
     theme: str | None = None
     #: Who the audit log names for actions taken in this console.
     operator: str | None = None
+    #: Run the sync engine in the console when no sync service is alive.
+    run_engine: bool = True

@@ -605,6 +605,7 @@ def from_dict(
         read_only=c.bool("read_only", False),
         theme=c.str("theme"),
         operator=c.str("operator"),
+        run_engine=c.bool("run_engine", True),
     )
     c.finish()
 
@@ -744,6 +745,7 @@ def effective(config: Config) -> dict[str, Any]:
         },
         "console": {
             "read_only": config.console.read_only,
+            "run_engine": config.console.run_engine,
             **({"theme": config.console.theme} if config.console.theme else {}),
             **({"operator": config.console.operator} if config.console.operator else {}),
             "keymap": dict(config.console.keymap),

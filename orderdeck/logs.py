@@ -58,22 +58,26 @@ def setup(
     secrets: list[str] | None = None,
     stream: Any = None,
 ) -> None:
-    stream = stream or sys.stderr
+    """``stream=False``: no stream at all, only ``file`` (the console owns the terminal)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     secret_filter = SecretFilter(secrets or [])
-    use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
-    handler: logging.Handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        JsonFormatter()
-        if use_json
-        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    )
-    handler.addFilter(secret_filter)
-    root.addHandler(handler)
+    if stream is not False:
+        stream = stream or sys.stderr
+        use_json = fmt == "json" or (
+            fmt == "auto" and not getattr(stream, "isatty", lambda: False)()
+        )
+        handler: logging.Handler = logging.StreamHandler(stream)
+        handler.setFormatter(
+            JsonFormatter()
+            if use_json
+            else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        )
+        handler.addFilter(secret_filter)
+        root.addHandler(handler)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         rotating = logging.handlers.RotatingFileHandler(

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from store.keyset import Key, Listing
 from store.models import AttentionItem, Notification, NotificationAttempt, Order
+from store.statuses import ATTENTION_PRIORITY
 from store.summary import fold
 
 _orders = Order.__table__  # type: ignore[attr-defined]
@@ -137,9 +138,28 @@ class AttentionRow:
     key: Key
 
 
+#: Where an unknown reason (from a newer version) goes: after every known one.
+UNKNOWN_URGENCY = len(ATTENTION_PRIORITY)
+
+
+def urgency(reason: str) -> int:
+    """A reason's place in the queue: most urgent (exceptions, returns) first."""
+    return ATTENTION_PRIORITY.get(reason, UNKNOWN_URGENCY)
+
+
 def attention_listing(query: AttentionQuery) -> Listing:
-    """Open items grouped by reason, oldest first (the order of ``ix_attention_queue``)."""
+    """Open items grouped by reason, most urgent reason first, oldest first within each.
+
+    The urgency is a CASE over the reason: open items are few (resolved ones are
+    filtered by the leading column of ``ix_attention_queue``), so sorting them by an
+    expression costs nothing an index would save.
+    """
     a = _attention
+    rank = sa.case(
+        {str(reason): rank for reason, rank in ATTENTION_PRIORITY.items()},
+        value=a.c.reason,
+        else_=UNKNOWN_URGENCY,
+    )
     where: list[Any] = [a.c.resolved_at.is_(None)]
     if query.reason:
         where.append(a.c.reason == query.reason)
@@ -159,7 +179,7 @@ def attention_listing(query: AttentionQuery) -> Listing:
             a.c.raised_at,
             a.c.snoozed_until,
         ),
-        order=(a.c.reason, a.c.raised_at, a.c.id),
+        order=(rank, a.c.raised_at, a.c.id),
         where=where,
     )
 

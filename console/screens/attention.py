@@ -1,4 +1,4 @@
-"""The attention queue: what needs a person, grouped by reason, oldest first."""
+"""The attention queue: what needs a person, most urgent reason first, oldest first."""
 
 from __future__ import annotations
 
@@ -102,14 +102,14 @@ class AttentionScreen(OrderdeckScreen):
     def _indicator(self) -> None:
         q = self.query_state
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append("by reason, oldest first  ", style="dim")
+        text.append("most urgent first, oldest first  ", style="dim")
         if q.reason:
             text.append(safe(status_label(q.reason), "bold reverse"))
             text.append("  ")
         if q.snoozed:
             text.append("with snoozed", style="bold reverse")
             text.append("  ")
-        for reason, n in sorted(self.counts.items()):
+        for reason, n in sorted(self.counts.items(), key=lambda kv: lists.urgency(kv[0])):
             text.append(f"{status_label(reason)} ", style="bold" if reason == q.reason else "")
             text.append(f"{n:,}  ", style=ATTENTION_STYLE)
         self.query_one("#abar", Label).update(text)
@@ -134,7 +134,7 @@ class AttentionScreen(OrderdeckScreen):
         options: list[tuple[Text | str, str | None]] = [("every reason", None)]
         options += [
             (f"{status_label(r.value)} ({self.counts.get(r.value, 0)})", r.value)
-            for r in AttentionReason
+            for r in sorted(AttentionReason, key=lists.urgency)
         ]
         self.app.push_screen(
             ChoiceScreen("Show items raised for", options),

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Static
 
 from console.format import (
     ATTENTION_STYLE,
@@ -28,7 +28,7 @@ from console.screens.modals import ChoiceScreen
 from console.sources import SqlSource
 from console.widgets.header import StatusHeader
 from console.widgets.keybar import KeyBar
-from console.widgets.virtual_list import PAGE, Column, VirtualList
+from console.widgets.virtual_list import PAGE, Column, ListSource, VirtualList
 from store import board
 from store.board import BoardQuery, BoardRow
 from store.models import Order
@@ -52,7 +52,7 @@ class BoardScreen(OrderdeckScreen):
 
     DEFAULT_CSS = """
     #filter-bar { height: 1; background: $boost; }
-    #filter-indicator { width: 1fr; height: 1; padding: 0 1; }
+    #filter-indicator { width: 1fr; height: 1; padding: 0 1; background: $boost; }
     #search { display: none; height: 1; border: none; padding: 0 1; width: 1fr; }
     #search.active { display: block; }
     .list-header { height: 1; color: $text-muted; text-style: bold; }
@@ -67,8 +67,9 @@ class BoardScreen(OrderdeckScreen):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader("board")
-        with Horizontal(id="filter-bar"):
-            yield Label(id="filter-indicator")
+        # One line of text until the search box is first wanted (a container and a
+        # box cost a first paint more than all the board's rows).
+        yield Static(id="filter-indicator")
         yield Static(classes="list-header", id="board-header")
         yield VirtualList(self._columns(), empty="no orders match", id="board")
         yield KeyBar()
@@ -76,6 +77,9 @@ class BoardScreen(OrderdeckScreen):
     def on_mount(self) -> None:
         self._apply_query(self.query_state, first_paint=True)
         self.query_one(VirtualList).focus()
+        # Column titles on the first frame: the list is as wide as the screen less its
+        # scrollbar (a screenful and one more row were read); a resize redraws them.
+        self._show_header(self.app.size.width - 1)
 
     @property
     def board(self) -> VirtualList[BoardRow]:
@@ -110,26 +114,32 @@ class BoardScreen(OrderdeckScreen):
 
     # -- query ---------------------------------------------------------------
 
-    def _apply_query(self, query: BoardQuery, *, first_paint: bool = False) -> None:
-        self.query_state = query
-        self.total = None
+    def source_for(self, query: BoardQuery) -> ListSource[BoardRow]:
+        """Where the rows of ``query`` come from: the store, by key."""
         dialect = self.ctx.store.dialect
-        source = SqlSource(
+        return SqlSource(
             self.ctx.store,
             lambda conn: board.listing(query, dialect, conn),
             board.to_row,
             _orders.c.id,
         )
+
+    def _apply_query(self, query: BoardQuery, *, first_paint: bool = False) -> None:
+        self.query_state = query
+        self.total = None
+        source = self.source_for(query)
         first = None
+        # A screenful (one more, so the scrollbar is there from the start), read
+        # here by key: the first frame already shows orders. The page ahead, the
+        # count and everything after are read in workers once the frame is out.
+        asked = min(PAGE, self.app.size.height + 1)
         if first_paint:
-            # One indexed page (a few milliseconds at any size) read here, so the
-            # first frame already shows orders; everything after reads in workers.
             try:
-                first = source.first(PAGE)
+                first = source.first(asked)
             except Exception as exc:
                 self.oapp.show_error(exc, "Cannot read the store")
         self.board.empty_text = "no orders match" if query.filtered else "no orders yet"
-        self.board.set_source(source, first=first)
+        self.board.set_source(source, first=first, asked=asked)
         self._show_indicator()
 
     def _show_indicator(self) -> None:
@@ -153,13 +163,14 @@ class BoardScreen(OrderdeckScreen):
             text.append(f"  {self.total:,} {'match' if q.filtered else 'orders'}", style="dim")
         if text != self._indicator_text:
             self._indicator_text = text
-            self.query_one("#filter-indicator", Label).update(text)
+            self.query_one("#filter-indicator", Static).update(text)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show_header)
 
-    def _show_header(self) -> None:
-        width = self.board.scrollable_content_region.width
+    def _show_header(self, width: int | None = None) -> None:
+        if width is None:
+            width = self.board.scrollable_content_region.width
         if width != self._header_width:
             self._header_width = width
             self.query_one("#board-header", Static).update(self.board.header_text(width))
@@ -185,7 +196,13 @@ class BoardScreen(OrderdeckScreen):
         search = self._search_box()
         if search is None:
             search = Input(placeholder="search number, name, email, phone, tracking", id="search")
-            await self.query_one("#filter-bar").mount(search)
+            old = self.query_one("#filter-indicator", Static)
+            bar = Horizontal(
+                Static(self._indicator_text or "", id="filter-indicator"), search, id="filter-bar"
+            )
+            with self.app.batch_update():  # the line is replaced in one frame
+                await self.mount(bar, before=old)
+                await old.remove()
         search.add_class("active")
         self.query_one("#filter-indicator").styles.width = "auto"
         search.focus()

@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from console.engine import EngineState
 from console.format import ATTENTION_STYLE, STATUS_STYLE, age, status_label
 from store.board import STATUSES
 
@@ -19,22 +20,21 @@ class Health:
 
     statuses: dict[str, int] = field(default_factory=dict)
     attention: dict[str, int] = field(default_factory=dict)
-    workers_alive: int = 0
     last_poll_at: datetime | None = None
     pending_notifications: int = 0
     carrier_errors: tuple[str, ...] = ()
-    engine: str | None = None
+    #: Who runs the sync engine (None until the console has looked).
+    engine: EngineState | None = None
     loaded: bool = False
 
     @classmethod
     def from_summary(
-        cls, summary: dict[str, Any], statuses: dict[str, int], engine: str | None
+        cls, summary: dict[str, Any], statuses: dict[str, int], engine: EngineState | None
     ) -> Health:
         last = summary.get("last_poll_at")
         return cls(
             statuses=statuses,
             attention=dict(summary.get("attention") or {}),
-            workers_alive=int(summary.get("workers_alive") or 0),
             last_poll_at=datetime.fromisoformat(last) if last else None,
             pending_notifications=int(summary.get("pending_notifications") or 0),
             carrier_errors=tuple(
@@ -62,6 +62,26 @@ SHORT = {
 }
 
 
+def engine_text(line: Text, engine: EngineState | None) -> None:
+    """Who runs the engine: this console, a service (where), nobody; and read-only."""
+    if engine is None:
+        line.append("engine: …", style="dim")
+        return
+    if engine.mode == "in-process":
+        ok = engine.detail == "running"
+        line.append("● " + engine.text, style="bold green" if ok else "bold yellow")
+        if "errors" in engine.detail:
+            line.stylize("bold red", len(line) - len(engine.text) - 2)
+    elif engine.mode in ("service", "console"):
+        line.append("● " + engine.text, style="bold green")
+    elif engine.mode == "failed":
+        line.append("✗ " + engine.text, style="bold red")
+    else:
+        line.append("○ " + engine.text, style="bold yellow")
+    if engine.read_only:
+        line.append(" · read-only", style="bold")
+
+
 class StatusHeader(Static):
     DEFAULT_CSS = """
     StatusHeader {
@@ -76,6 +96,7 @@ class StatusHeader(Static):
         self.title_text = title
         self.health = Health()
         self.now: datetime | None = None
+        self.update(self.render_text())  # the view's name and "loading…" on the first frame
 
     def on_mount(self) -> None:
         self.watch(self.app, "health", self._on_health)
@@ -96,12 +117,7 @@ class StatusHeader(Static):
         if not h.loaded:
             line.append("loading…", style="dim")
         else:
-            if h.workers_alive:
-                line.append(f"● sync {h.workers_alive} alive", style="bold green")
-            elif h.engine:
-                line.append(f"● {h.engine}", style="bold yellow")
-            else:
-                line.append("○ no sync service", style="bold yellow")
+            engine_text(line, h.engine)
             if h.last_poll_at and self.now:
                 line.append(f" · poll {age(h.last_poll_at, self.now)} ago")
             line.append(f" · {h.pending_notifications} to send")
@@ -132,5 +148,4 @@ class StatusHeader(Static):
         return Text("\n").join([first, line])
 
     def on_resize(self) -> None:
-        if self.health.loaded:
-            self.update(self.render_text())
+        self.update(self.render_text())

@@ -184,11 +184,14 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             if i in self._rows
         ]
 
-    def set_source(self, source: ListSource[R], *, first: list[R] | None = None) -> None:
+    def set_source(
+        self, source: ListSource[R], *, first: list[R] | None = None, asked: int = PAGE
+    ) -> None:
         """Show ``source`` from its first row (a new sort, filter or search).
 
         ``first``: its first rows when the caller has them already (the first
-        paint of a view), so the rows are on the very first frame."""
+        paint of a view), so the rows are on the very first frame; ``asked``: how
+        many it asked for (fewer came: that is all of them)."""
         self.source = source
         self._generation += 1
         self._rows.clear()
@@ -200,9 +203,9 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         if first is None:
             self._request(("reset", None))
             return
-        complete = len(first) < PAGE
+        complete = len(first) < asked
         self._apply_reset(self._generation, first, complete)
-        if not complete:  # counting starts once the first frame is out
+        if not complete:  # counting and reading ahead start once the first frame is out
             self.call_after_refresh(self._start_count, self._generation)
 
     def reload(self, changed: set[Hashable] | None = None) -> None:
@@ -402,6 +405,8 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
         self._sync_size()
         self.refresh()
         self.post_message(VirtualList.Loaded(self, total))
+        # A first paint read only the screenful: read the page ahead now.
+        self.call_after_refresh(self._ensure_here)
 
     def _apply_page(self, generation: int, start: int, rows: list[R]) -> None:
         if generation != self._generation:
@@ -577,30 +582,37 @@ class VirtualList(ScrollView, Generic[R], can_focus=True):
             style += self._styles()["marked"]
         # The cursor goes on top of the cells' own colours, so its row stays legible.
         cursor = self._styles()["cursor"] if index == self.cursor else None
-        segments: list[Segment] = []
-        mark = "●" if row_id in self.marked else " "
-        for column, size in self.layout(width):
-            segments.append(Segment(mark, style + cursor if cursor else style))
-            mark = " "
+        # Neighbouring cells of the same style become one segment: a row is a few
+        # segments, not two per column, and everything downstream is per segment.
+        texts: list[str] = []
+        styles: list[Style] = []
+        gap = "●" if row_id in self.marked else " "
+        placed = self.layout(width)
+        for column, size in placed:
             cell = column.render(row)
             if isinstance(cell, tuple):  # the fast path: one string, one style
                 plain, cell_style = cell
-                cell_rich = style + _style(cell_style)
-                segments.append(
-                    Segment(
-                        _fit(plain, size, column.justify),
-                        cell_rich + cursor if cursor else cell_rich,
-                    )
-                )
-                continue
-            cell.truncate(size, overflow="ellipsis")
-            if cell.cell_len < size:
-                padding = " " * (size - cell.cell_len)
-                cell = Text(padding) + cell if column.justify == "right" else cell + padding
-            for segment in cell.render(self.app.console):
-                seg_style = style + segment.style if segment.style else style
-                segments.append(Segment(segment.text, seg_style + cursor if cursor else seg_style))
-        placed = self.layout(width)
+                cell_rich = style + _style(cell_style) if cell_style else style
+                pieces = [(gap, style), (_fit(plain, size, column.justify), cell_rich)]
+            else:
+                cell.truncate(size, overflow="ellipsis")
+                if cell.cell_len < size:
+                    padding = " " * (size - cell.cell_len)
+                    cell = Text(padding) + cell if column.justify == "right" else cell + padding
+                pieces = [(gap, style)] + [
+                    (segment.text, style + segment.style if segment.style else style)
+                    for segment in cell.render(self.app.console)
+                ]
+            gap = " "
+            for text, piece_style in pieces:
+                if cursor is not None:
+                    piece_style = piece_style + cursor
+                if styles and styles[-1] is piece_style:
+                    texts[-1] += text
+                else:
+                    texts.append(text)
+                    styles.append(piece_style)
+        segments = [Segment(text, s) for text, s in zip(texts, styles, strict=True)]
         if sum(size for _, size in placed) + len(placed) == width:
             return Strip(segments, width)  # every cell was cut to size: no re-measuring
         line_style = style + cursor if cursor else style

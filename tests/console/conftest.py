@@ -16,6 +16,7 @@ from store.engine import Store
 from store.migrate import open_store
 from store.settings import StoreSettings
 from tests.console.data import NOW, generate
+from tests.tracking.conftest import clock, sandbox  # noqa: F401  (a real sandbox carrier)
 
 ORDERS = 120
 

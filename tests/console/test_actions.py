@@ -13,6 +13,7 @@ from console.screens.board import BoardScreen
 from console.screens.detail import DetailScreen
 from console.screens.modals import ChoiceScreen, InfoScreen, NoteScreen, PromptScreen
 from console.screens.notifications import NotificationsScreen
+from store import lists
 from store.engine import Store
 from store.models import AttentionItem, AuditEntry, Notification, Order, OrderNote, Shipment
 from tests.console.conftest import list_ready, screen_text, wait_for
@@ -197,8 +198,8 @@ async def test_attention_queue_resolve_snooze_note_and_jump(
         await wait_for(pilot, list_ready(app, "#alist"))
         queue = app.screen.query_one("#alist")
         rows = queue.visible_rows()
-        keys = [(r.reason, r.raised_at, r.id) for r in rows]
-        assert keys == sorted(keys)  # grouped by reason, oldest first
+        keys = [(lists.urgency(r.reason), r.raised_at, r.id) for r in rows]
+        assert keys == sorted(keys)  # most urgent reason first, oldest first
         total = queue.total
         first = queue.current
         await pilot.press("z")

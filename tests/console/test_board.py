@@ -50,7 +50,7 @@ async def test_board_shows_orders_header_and_counts(
         await wait_for(pilot, header_ready(app))
         text = screen_text(app)
         assert f"{ORDERS} orders" in text
-        assert "no sync service" in text
+        assert "○ engine: not running" in text
         assert "ORDER" in text and "CUSTOMER" in text and "ATTENTION" in text
         board = board_of(app)
         assert board.total == ORDERS

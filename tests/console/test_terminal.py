@@ -10,11 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from console.engine import ENGINE_ROLE
 from console.watchdog import stdin_gone
 from store.migrate import open_store
+from store.models import Shipment, WorkerHeartbeat
 from store.settings import StoreSettings
 from tests.conftest import run_cli
 from tests.console.data import generate
@@ -42,6 +46,21 @@ def test_stdin_gone_sees_end_of_file() -> None:
         assert stdin_gone(read)
     finally:
         os.close(read)
+
+
+def _engine_heartbeat(tmp_path: Path) -> dict[str, Any]:
+    store = open_store(StoreSettings(url=f"sqlite:///{tmp_path / 'o.db'}"))
+    try:
+        with store.read_connection() as conn:
+            table = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
+            rows = conn.execute(sa.select(table).where(table.c.role == ENGINE_ROLE)).mappings()
+            [row] = [dict(r) for r in rows]
+            leased = conn.execute(
+                sa.select(sa.func.count()).where(Shipment.lease_owner.is_not(None))  # type: ignore[union-attr]
+            ).scalar_one()
+        return {**row, "leased": leased}
+    finally:
+        store.dispose()
 
 
 def _spawn(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
@@ -81,20 +100,22 @@ def _read_until(master: int, needle: bytes, timeout: float = 30.0) -> bytes:
 def test_exits_cleanly_when_the_terminal_hangs_up(tmp_path: Path, cli_env: dict[str, str]) -> None:
     proc, master = _spawn(tmp_path, cli_env)
     try:
-        seen = _read_until(master, b"orders")
-        assert b"orders" in seen, seen[-500:]
+        seen = _read_until(master, b"in-process")  # no service alive: the console runs it
+        assert b"in-process" in seen, seen[-500:]
         os.close(master)  # the terminal goes away: the kernel hangs up the session
         assert proc.wait(timeout=20) is not None
     finally:
         if proc.poll() is None:
             proc.kill()
+    beat = _engine_heartbeat(tmp_path)
+    assert beat["state"] == "stopped" and beat["leased"] == 0  # drained on the way out
 
 
 @pytest.mark.slow
 def test_exits_cleanly_on_sighup(tmp_path: Path, cli_env: dict[str, str]) -> None:
     proc, master = _spawn(tmp_path, cli_env)
     try:
-        assert b"orders" in _read_until(master, b"orders")
+        assert b"in-process" in _read_until(master, b"in-process")
         proc.send_signal(signal.SIGHUP)
         output = b""
         deadline = time.monotonic() + 20
@@ -107,6 +128,8 @@ def test_exits_cleanly_on_sighup(tmp_path: Path, cli_env: dict[str, str]) -> Non
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+    beat = _engine_heartbeat(tmp_path)
+    assert beat["state"] == "stopped" and beat["leased"] == 0
 
 
 def _drain(master: int) -> bytes:

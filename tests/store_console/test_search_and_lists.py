@@ -11,10 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import select
 
 from store import board, lists, operator, queries, search
+from store.attention import raise_item
 from store.engine import Store
 from store.errors import NotFoundError
 from store.keyset import Listing
 from store.models import AttentionItem, AuditEntry, ChangeLog, Order, OrderNote, Shipment, metadata
+from store.statuses import ATTENTION_PRIORITY
 from store.summary import fold, refresh_orders
 from tests.console.data import NOW, generate
 
@@ -166,6 +168,11 @@ def test_filters_on_summary_columns(filled: Store) -> None:
 
 
 def test_notification_and_attention_listings(filled: Store) -> None:
+    # Reasons whose urgency and alphabetical order disagree: "returned" and "stalled"
+    # sort after "notification_failed" by name, before it by urgency.
+    with filled.write_connection() as conn:
+        for order_id, reason in ((3, "returned"), (4, "stalled"), (5, "no_provider")):
+            raise_item(conn, order_id=order_id, reason=reason, now=NOW - timedelta(hours=1))
     with filled.read_connection() as conn:
         dead = lists.notification_listing(lists.NotificationQuery(state="dead"))
         rows = dead.first(conn, 100)
@@ -176,8 +183,20 @@ def test_notification_and_attention_listings(filled: Store) -> None:
         assert all("+4477" in r["recipient"] for r in by_recipient.first(conn, 100))
         queue = lists.attention_listing(lists.AttentionQuery(now=NOW))
         items = queue.first(conn, 1000)
-        keys = [(r["reason"], r["raised_at"], r["id"]) for r in items]
+        keys = [(lists.urgency(r["reason"]), r["raised_at"], r["id"]) for r in items]
         assert keys == sorted(keys)
+        # Most urgent reason first: exceptions before late before unfulfilled.
+        reasons = list(dict.fromkeys(r["reason"] for r in items))
+        assert {"returned", "stalled", "notification_failed", "no_provider"} <= set(reasons)
+        assert reasons == sorted(reasons, key=lambda r: ATTENTION_PRIORITY[r])
+        # Paging by key walks the same order, across groups.
+        paged, key = [], None
+        while page := queue.after(conn, key, 7):
+            paged += [r["id"] for r in page]
+            key = queue.key_of(page[-1])
+        assert paged == [r["id"] for r in items]
+        middle = queue.key_of(items[len(items) // 2])
+        assert queue.rank(conn, middle) == len(items) // 2
         counts = lists.attention_counts(conn, NOW)
         assert sum(counts.values()) == queue.count(conn)
 
