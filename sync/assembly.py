@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ from store.types import utcnow
 from sync.clock import Clock
 from sync.service import Part
 from sync.settings import ENGINE_PARTS, SyncSettings
+
+log = logging.getLogger("orderdeck.sync")
 
 OnChanges = Callable[[Connection, list[Change]], None]
 
@@ -64,7 +67,54 @@ class PollerPart:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with self._poller() as poller:
-            await poller.run(stop)
+            waker = asyncio.create_task(_wake_on_intents(self.store, poller, stop))
+            try:
+                await poller.run(stop)
+            finally:
+                waker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waker
+
+
+#: Change kinds after which shipments may be due at once: new shipments from a file,
+#: an operator's "poll now" (from a console, perhaps on another machine).
+WAKE_KINDS = frozenset({"ingest", "poll_now"})
+
+
+async def _wake_on_intents(
+    store: Store, poller: Any, stop: asyncio.Event, interval: float = 1.0
+) -> None:
+    """Start a poll pass within a second of new work, instead of at the next timer."""
+    from store import changes
+
+    try:
+        feed = await asyncio.to_thread(changes.ChangeFeed, store, fallback_seconds=interval * 5)
+    except Exception as exc:  # the poller still runs on its timer
+        log.warning("poller: change feed unavailable (%s); polling on the timer only", exc)
+        return
+    seen = feed.seq
+
+    def check() -> bool:
+        nonlocal seen
+        latest = feed.poll()
+        if latest is None:
+            return False
+        with store.read_connection() as conn:
+            kinds = {c.kind for c in changes.changes_since(conn, seen, limit=500)}
+        seen = latest
+        return bool(kinds & WAKE_KINDS)
+
+    try:
+        while not stop.is_set():
+            try:
+                if await asyncio.to_thread(check):
+                    poller.wake()
+            except Exception as exc:
+                log.debug("poller: change feed check failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+    finally:
+        await asyncio.to_thread(feed.close)
 
 
 class DispatcherPart:
