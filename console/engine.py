@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+from store.heartbeat import process_gone
 from store.redact import mask_secrets
 
 #: The heartbeat role of an engine a console runs.
@@ -200,18 +201,6 @@ class EngineState:
         return "engine: not running"
 
 
-def _pid_gone(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by someone else
-        return False
-    return False
-
-
 def others(
     rows: Iterable[Mapping[str, Any]], me: str, *, host: str | None = None
 ) -> list[Mapping[str, Any]]:
@@ -221,7 +210,9 @@ def others(
     for row in rows:
         if row["worker_id"] == me or row["role"] not in (SERVICE_ROLE, ENGINE_ROLE):
             continue
-        if row.get("host") == host and row.get("pid") != os.getpid() and _pid_gone(row.get("pid")):
+        if row.get("pid") != os.getpid() and process_gone(
+            row.get("host"), row.get("pid"), local_host=host
+        ):
             continue  # crashed without saying so; its heartbeat has not gone stale yet
         found.append(row)
     return found

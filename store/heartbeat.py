@@ -58,6 +58,20 @@ def beat(
     conn.execute(stmt)
 
 
+def process_gone(host: str | None, pid: int | None, *, local_host: str | None = None) -> bool:
+    """True when ``pid`` on this very host no longer exists: its heartbeat is a ghost,
+    whatever its age. Another host's processes cannot be checked from here."""
+    if not pid or host != (local_host or socket.gethostname()):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, owned by someone else
+        return False
+    return False
+
+
 def alive(conn: Connection, fresh: timedelta, role: str | None = None) -> list[dict[str, Any]]:
     query = sa.select(_table).where(
         _table.c.last_seen >= utcnow() - fresh, _table.c.state != "stopped"

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from store import search
 from store.errors import NotFoundError, OrderdeckError
+from store.heartbeat import process_gone
 from store.models import (
     AttentionItem,
     CarrierState,
@@ -199,7 +200,8 @@ def status_summary(session: Session, *, heartbeat_fresh: timedelta) -> dict[str,
     )
     workers = []
     for hb in session.exec(select(WorkerHeartbeat).order_by(col(WorkerHeartbeat.last_seen).desc())):
-        alive = hb.state != "stopped" and now - hb.last_seen <= heartbeat_fresh
+        gone = hb.state != "stopped" and process_gone(hb.host, hb.pid)
+        alive = hb.state != "stopped" and now - hb.last_seen <= heartbeat_fresh and not gone
         workers.append(
             {
                 "worker_id": hb.worker_id,
@@ -207,7 +209,9 @@ def status_summary(session: Session, *, heartbeat_fresh: timedelta) -> dict[str,
                 "host": hb.host,
                 "pid": hb.pid,
                 "version": hb.version,
-                "state": hb.state if alive or hb.state == "stopped" else "stale",
+                "state": "dead"
+                if gone
+                else (hb.state if alive or hb.state == "stopped" else "stale"),
                 "alive": alive,
                 "started_at": _iso(hb.started_at),
                 "last_seen": _iso(hb.last_seen),
