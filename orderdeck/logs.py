@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,13 @@ from typing import Any
 from store.redact import mask_secrets
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+#: Loggers of libraries that name recipients in their INFO lines ("Sent Email to
+#: ada@example.com"): Apprise (whose lines are captured per send into the
+#: notification's result) and aiosmtpd (the demo's local mail sink).
+_CHATTY = ("apprise", "mail.log")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
 
 
 class SecretFilter(logging.Filter):
@@ -29,6 +37,26 @@ class SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_secrets(message, self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+class RecipientFilter(logging.Filter):
+    """Keeps customer data out of the log.
+
+    The chatty libraries' lines below WARNING are dropped (Apprise's are kept with
+    the notification they belong to); their warnings stay, with addresses and phone
+    numbers masked.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(_CHATTY):
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        message = record.getMessage()
+        masked = _PHONE.sub("[phone]", _EMAIL.sub("[email]", message))
         if masked != message:
             record.msg, record.args = masked, None
         return True
@@ -65,6 +93,7 @@ def setup(
         handler.close()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     secret_filter = SecretFilter(secrets or [])
+    recipients = RecipientFilter()
     if stream is not False:
         stream = stream or sys.stderr
         use_json = fmt == "json" or (
@@ -76,6 +105,7 @@ def setup(
             if use_json
             else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         )
+        handler.addFilter(recipients)
         handler.addFilter(secret_filter)
         root.addHandler(handler)
     if file is not None:
@@ -84,6 +114,7 @@ def setup(
             file, maxBytes=10_000_000, backupCount=5, encoding="utf-8"
         )
         rotating.setFormatter(JsonFormatter())
+        rotating.addFilter(recipients)
         rotating.addFilter(secret_filter)
         root.addHandler(rotating)
     # Apprise logs secrets and customer data below INFO; watchfiles and httpx are chatty.
