@@ -195,3 +195,31 @@ def test_once_skips_a_folder_another_process_owns(
     else:
         assert "another process on this machine holds the lock" in result.stderr
     assert (drop / "a.csv").exists()
+
+
+def test_lost_lock_connection_goes_back_to_standby(
+    pg_url: str, tmp_path: Path, cli_env: dict[str, str], workers: list[Worker]
+) -> None:
+    """The server ends the owner's lock session: the owner notices, stands by, takes
+    the folder again (nobody else wants it) and goes on importing."""
+    import psycopg
+
+    drop, config = _setup(pg_url, tmp_path)
+    workers.append(Worker(config, cli_env, tmp_path / "owner.log"))
+    worker = workers[0]
+    _until(lambda: worker.said("this worker owns it now"), "the owner")
+    name = f"orderdeck owner {os.uname().nodename}:{worker.proc.pid}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        ended = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (name,),
+        ).fetchall()
+    assert ended == [(True,)]
+    _until(lambda: worker.said("this worker no longer owns it"), "the loss noticed")
+    _until(
+        lambda: sum("owns it now" in line["message"] for line in worker.lines()) == 2,
+        "the folder taken again",
+    )
+    shutil.copy(FIXTURES / "shopify_orders.csv", drop / "a.csv")
+    _until(lambda: _imports(workers, "a.csv"), "a.csv imported")
+    assert _imports(workers, "a.csv") == [worker.proc.pid]
