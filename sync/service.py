@@ -87,6 +87,8 @@ class Engine:
         self.notifier = notifier or SystemdNotifier(environ={})
         self.restart_backoff = restart_backoff
         self.states: dict[str, PartState] = {}
+        #: The parts running now; one with a ``status()`` adds it to the heartbeat.
+        self.parts: list[Part] = []
         self.state = "starting"
 
     # -- one pass ---------------------------------------------------------------
@@ -126,6 +128,7 @@ class Engine:
                     self.notifier.status(f"reload failed: {exc}")
                     await _sleep_or_stop(stop, 5.0)
                     continue
+                self.parts = parts
                 generation = asyncio.Event()
                 tasks = [
                     asyncio.create_task(self._supervise(part, generation), name=part.name)
@@ -158,6 +161,7 @@ class Engine:
                 reload.clear()
         finally:
             self.state = "stopped"
+            self.parts = []
             beat_task.cancel()
             if watchdog_task:
                 watchdog_task.cancel()
@@ -232,6 +236,9 @@ class Engine:
                 "restarts": state.restarts,
                 "running": state.running,
             }
+            status = next((getattr(p, "status", None) for p in self.parts if p.name == name), None)
+            if callable(status):
+                counters[name].update(status())
             if state.last_error:
                 errors[name] = {
                     "error": state.last_error,

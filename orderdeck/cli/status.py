@@ -53,6 +53,11 @@ def status(app: AppContext, as_json: bool) -> None:
         click.echo(
             f"  {clean(w['worker_id'])}  {w['role']}  {w['state']}  last seen {w['last_seen']}"
         )
+        if w["alive"]:
+            ingest = (w["counters"] or {}).get("ingest") or {}
+            for key, label in (("folders_owned", "owns"), ("folders_standby", "stands by for")):
+                if ingest.get(key):
+                    click.echo(f"    {label} {', '.join(clean(str(f)) for f in ingest[key])}")
     for c in summary["carriers"]:
         if c["auth_error"]:
             click.echo(f"carrier {c['carrier']}: CONFIGURATION PROBLEM: {clean(c['auth_error'])}")

@@ -17,6 +17,11 @@ commit (the file's SHA-256 is recorded in the same transaction), then move out. 
 crash before the commit leaves the file in ``processing/``, imported again from
 scratch at the next start; a crash after it leaves a recorded file whose redo is a
 no-op, filed as a duplicate. Either way nothing is lost or doubled.
+
+Several workers: each folder is imported by one process at a time, the others
+stand by and take over when it dies (:mod:`sync.ingest.owner`). Ownership is
+checked before every file is touched; a worker that gains a folder resumes what
+its previous owner left in ``processing/``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import contextlib
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +44,7 @@ from store.engine import Store
 from store.errors import StoreError
 from sync.ingest.errors import IngestError
 from sync.ingest.ingest import DUPLICATE, IMPORTED, PARTIAL, REJECTED, FileResult, ingest_file
+from sync.ingest.owner import RETRY_SECONDS, Locks, Ownership
 from sync.ingest.writer import OnChanges
 from sync.settings import DropFolder, SyncSettings
 
@@ -82,6 +89,27 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+def _file_away(path: Path, target: Path, report: str | None) -> Path | None:
+    """Move ``path`` to ``target`` (or a free name beside it), with ``report`` as
+    ``NAME.error.txt``; None when the file is gone: a worker that took the folder
+    over while this one was importing it filed it already."""
+    target = _unique(target)
+    error_txt = target.with_name(target.name + ".error.txt")
+    if report is not None:
+        _write_text(error_txt, report)
+    try:
+        os.rename(path, target)
+    except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
+            log.info("%s was filed by the worker that took over its folder", path.name)
+            if report is not None:
+                with contextlib.suppress(OSError):
+                    os.remove(error_txt)  # our own report, for a file filed elsewhere
+            return None
+        raise
+    return target
+
+
 def error_report(name: str, result: FileResult | None, reason: str | None) -> str:
     lines = [f"orderdeck: {name}"]
     if result is not None:
@@ -118,11 +146,18 @@ def tally(events: list[FolderEvent]) -> dict[str, int]:
     return counts
 
 
+class _NotOwner(Exception):
+    """This process lost the folder it was scanning: touch no other file in it."""
+
+
 class DropFolderWatcher:
-    """Imports what lands in the configured drop folders.
+    """Imports what lands in the configured drop folders this process owns.
 
     It is the engine's ``ingest`` part (:class:`sync.service.Part`): ``run_once``
-    is one full pass, ``run`` watches until stopped.
+    is one full pass, ``run`` watches until stopped. Ownership of each folder
+    (:class:`~sync.ingest.owner.Ownership`) is taken as it goes and let go by
+    :meth:`close`, at the end of ``run`` and ``run_once``, or when the watcher is
+    garbage collected.
     """
 
     name = "ingest"
@@ -135,6 +170,7 @@ class DropFolderWatcher:
         on_changes: OnChanges | None = None,
         on_event: Callable[[FolderEvent], None] | None = None,
         folders: tuple[DropFolder, ...] | None = None,
+        locks: Locks | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -142,17 +178,42 @@ class DropFolderWatcher:
         self.on_changes = on_changes
         self.on_event = on_event
         self._observed: dict[str, tuple[int, int]] = {}
-        self._started = False
+        #: ``locks``: this process's by default (tests give two watchers their own).
+        self.ownership = Ownership(store, self.folders, locks=locks)
+        #: Folders just gained: what is in their processing/ is resumed.
+        self._resume: set[Path] = set()
         #: True while some file is waiting to look complete: scan again soon.
         self.pending = False
+        weakref.finalize(self, self.ownership.close)
+
+    def close(self) -> None:
+        """Let go of the folders this watcher owns (another worker may take them)."""
+        self.ownership.close()
+
+    def status(self) -> dict[str, list[str]]:
+        """For the heartbeat: folders owned, and stood by for (another worker owns them)."""
+        return self.ownership.status()
 
     # -- scanning -----------------------------------------------------------------
 
     def scan_once(self) -> list[FolderEvent]:
-        """One full pass over every folder; returns what happened to each file taken."""
+        """Take what is free and one full pass over every folder owned; returns what
+        happened to each file taken."""
+        self._take_ownership()
+        return self._pass()
+
+    def _take_ownership(self, *, announce: bool = True) -> bool:
+        """Check the folders owned and try the others; True when one was gained."""
+        gained = self.ownership.refresh(announce=announce)
+        self._resume.update(folder.path for folder in gained)
+        return bool(gained)
+
+    def _pass(self) -> list[FolderEvent]:
         events: list[FolderEvent] = []
         pending = False
         for folder in self.folders:
+            if not self.ownership.owns(folder):
+                continue
             try:
                 found, waiting = self._scan(folder)
             except OSError as exc:
@@ -160,9 +221,13 @@ class DropFolderWatcher:
                 continue
             events.extend(found)
             pending = pending or waiting
-        self._started = True
         self.pending = pending
         return events
+
+    def _mine(self, folder: DropFolder) -> None:
+        """Before a file is touched: still this process's folder?"""
+        if not self.ownership.confirm(folder):
+            raise _NotOwner(folder.path)
 
     def _dirs(self, folder: DropFolder) -> None:
         folder.path.mkdir(parents=True, exist_ok=True)
@@ -170,14 +235,23 @@ class DropFolderWatcher:
             (folder.path / sub).mkdir(exist_ok=True)
 
     def _scan(self, folder: DropFolder) -> tuple[list[FolderEvent], bool]:
+        events: list[FolderEvent] = []
+        try:
+            waiting = self._scan_into(folder, events)
+        except _NotOwner:
+            waiting = False  # the new owner takes it from here
+        return events, waiting
+
+    def _scan_into(self, folder: DropFolder, events: list[FolderEvent]) -> bool:
         self._dirs(folder)
         root = folder.path
-        events: list[FolderEvent] = []
-        if not self._started:
+        if root in self._resume:
             for leftover in sorted((root / PROCESSING).iterdir()):
                 if leftover.is_file() and not leftover.is_symlink():
+                    self._mine(folder)
                     log.info("resuming %s, left in processing/ by an interrupted run", leftover)
                     events.append(self._import(folder, leftover))
+            self._resume.discard(root)
         waiting = False
         now = time.time()
         real_root = root.resolve()
@@ -225,6 +299,7 @@ class DropFolderWatcher:
                 continue
             del self._observed[key]
             seen_now.discard(key)
+            self._mine(folder)
             target = _unique(root / PROCESSING / name)
             try:
                 os.rename(path, target)
@@ -234,7 +309,7 @@ class DropFolderWatcher:
         for key in [k for k in self._observed if k.startswith(str(root) + os.sep)]:
             if key not in seen_now:
                 del self._observed[key]
-        return events, waiting
+        return waiting
 
     # -- filing -------------------------------------------------------------------
 
@@ -266,40 +341,29 @@ class DropFolderWatcher:
             # A fault of ours with this file: trying again would fail again. File it,
             # with the reason, rather than retry it forever.
             log.exception("importing %s failed", path)
-            reason = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            target = _unique(folder.path / FAILED / name)
-            _write_text(
-                target.with_name(target.name + ".error.txt"), error_report(name, None, reason)
-            )
-            os.rename(path, target)
-            return self._emit(FolderEvent(folder.path, name, REJECTED, target, reason))
+            why = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            moved = _file_away(path, folder.path / FAILED / name, error_report(name, None, why))
+            return self._emit(FolderEvent(folder.path, name, REJECTED, moved, why))
+        reason = result.error if result.outcome in (REJECTED, DUPLICATE) else None
         if result.outcome in (IMPORTED, PARTIAL, DUPLICATE):
             day = folder.path / PROCESSED / self._today()
             day.mkdir(parents=True, exist_ok=True)
-            target = _unique(day / name)
-            if result.outcome == PARTIAL:
-                _write_text(
-                    target.with_name(target.name + ".error.txt"),
-                    error_report(name, result, None),
-                )
+            report = error_report(name, result, None) if result.outcome == PARTIAL else None
+            moved = _file_away(path, day / name, report)
         else:
-            target = _unique(folder.path / FAILED / name)
-            _write_text(
-                target.with_name(target.name + ".error.txt"),
-                error_report(name, result, result.error),
+            moved = _file_away(
+                path, folder.path / FAILED / name, error_report(name, result, result.error)
             )
-        os.rename(path, target)
-        reason = result.error if result.outcome in (REJECTED, DUPLICATE) else None
-        return self._emit(FolderEvent(folder.path, name, result.outcome, target, reason, result))
+        if moved is None:
+            reason = "filed meanwhile by the worker that took over the folder"
+        return self._emit(FolderEvent(folder.path, name, result.outcome, moved, reason, result))
 
     def _refuse(self, folder: DropFolder, path: Path, reason: str) -> FolderEvent:
-        target = _unique(folder.path / FAILED / path.name)
-        _write_text(
-            target.with_name(target.name + ".error.txt"),
-            error_report(path.name, None, f"refused: {reason}"),
-        )
-        os.rename(path, target)  # a symlink moves as a link; its target is untouched
-        return self._emit(FolderEvent(folder.path, path.name, REFUSED, target, reason))
+        self._mine(folder)
+        # a symlink moves as a link; its target is untouched
+        report = error_report(path.name, None, f"refused: {reason}")
+        moved = _file_away(path, folder.path / FAILED / path.name, report)
+        return self._emit(FolderEvent(folder.path, path.name, REFUSED, moved, reason))
 
     def _emit(self, event: FolderEvent) -> FolderEvent:
         if event.outcome in (IMPORTED, PARTIAL, DUPLICATE):
@@ -315,35 +379,57 @@ class DropFolderWatcher:
     async def run_once(self) -> dict[str, int]:
         """A full pass: scan, and while files are waiting to look complete, look again
         (a file is taken only once seen unchanged twice), for a bounded time; counts of
-        what it did. This is what ``orderdeck sync --once`` runs."""
-        events = await asyncio.to_thread(self.scan_once)
-        min_age = self.settings.ingest.min_age_seconds
-        recheck = max(0.25, min_age / 2)
-        deadline = time.monotonic() + max(5.0, 3 * min_age)
-        while self.pending and time.monotonic() < deadline:
-            await asyncio.sleep(recheck)
-            events.extend(await asyncio.to_thread(self.scan_once))
+        what it did. This is what ``orderdeck sync --once`` runs.
+
+        A folder another live worker owns is skipped, with a warning: one pass does
+        not wait for it. The folders taken are let go at the end."""
+        try:
+            await asyncio.to_thread(self._take_ownership, announce=False)
+            busy = self.ownership.standing_by
+            for path, why in busy.items():
+                log.warning("drop folder %s skipped: %s", path, why)
+            events = await asyncio.to_thread(self._pass)
+            min_age = self.settings.ingest.min_age_seconds
+            recheck = max(0.25, min_age / 2)
+            deadline = time.monotonic() + max(5.0, 3 * min_age)
+            while self.pending and time.monotonic() < deadline:
+                await asyncio.sleep(recheck)
+                events.extend(await asyncio.to_thread(self._pass))
+        finally:
+            self.close()
         counters = tally(events)
         if self.pending:
             counters["waiting"] = counters.get("waiting", 0) + 1
+        if busy:
+            counters["folders_owned_elsewhere"] = len(busy)
         return counters
 
     async def run(self, stop_event: asyncio.Event) -> None:
-        """Scan at start, on file events, and every ``scan_interval``, until stopped."""
+        """Scan at start, on file events, and every ``scan_interval``, until stopped.
+
+        Every :data:`~sync.ingest.owner.RETRY_SECONDS` the folders owned are checked
+        and the others tried; a folder gained is scanned at once."""
         interval = self.settings.ingest.scan_interval_seconds
         recheck = min(interval, max(0.25, self.settings.ingest.min_age_seconds / 2))
         wake = asyncio.Event()
         watching = asyncio.create_task(self._watch(wake, stop_event))
+        next_scan = 0.0
+        woke = False
         try:
             while not stop_event.is_set():
                 try:
-                    await asyncio.to_thread(self.scan_once)
+                    gained = await asyncio.to_thread(self._take_ownership)
+                    if gained or woke or self.pending or time.monotonic() >= next_scan:
+                        next_scan = time.monotonic() + interval
+                        await asyncio.to_thread(self._pass)
                 except Exception:
                     # The store is away, a disk is full...: the file went back to the
                     # folder (or stays in processing/); the next scan tries again.
                     log.exception("drop folder scan failed; trying again in %ss", interval)
                     self.pending = False
-                timeout = recheck if self.pending else interval
+                timeout = recheck if self.pending else max(0.0, next_scan - time.monotonic())
+                if self.folders:
+                    timeout = min(timeout, RETRY_SECONDS)
                 waits = [
                     asyncio.ensure_future(wake.wait()),
                     asyncio.ensure_future(stop_event.wait()),
@@ -353,11 +439,13 @@ class DropFolderWatcher:
                 finally:
                     for task in waits:
                         task.cancel()
+                woke = wake.is_set()
                 wake.clear()
         finally:
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
+            self.close()
 
     async def _watch(self, wake: asyncio.Event, stop_event: asyncio.Event) -> None:
         paths = [str(f.path) for f in self.folders if f.path.is_dir()]

@@ -12,6 +12,7 @@ from pathlib import Path
 from store.engine import Store
 from sync.ingest import DropFolderWatcher, FolderEvent
 from sync.ingest.folder import FAILED, PROCESSED, PROCESSING
+from sync.ingest.owner import MARKER
 from sync.settings import DropFolder, IngestSettings, SyncSettings
 from tests.ingest.conftest import ERP, count, order
 
@@ -32,7 +33,7 @@ def contents(root: Path) -> dict[str, int]:
     """Digest -> how many files under root hold those bytes (symlinks as their target)."""
     found: dict[str, int] = {}
     for path in root.rglob("*"):
-        if path.is_file() and not path.name.endswith(".error.txt"):
+        if path.is_file() and not path.name.endswith(".error.txt") and path.name != MARKER:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             found[digest] = found.get(digest, 0) + 1
     return found
@@ -101,8 +102,10 @@ def test_every_outcome_is_filed(store: Store, files: Path, tmp_path: Path) -> No
     assert "over the limit of 100,000" in (drop / FAILED / "huge.csv.error.txt").read_text()
     assert "symbolic link" in (drop / FAILED / "link.csv.error.txt").read_text()
     # The .part file and the hidden one are left alone, the processing folder is empty.
+    # (.orderdeck-folder names the folder for the workers that may share it.)
     assert sorted(p.name for p in drop.iterdir() if p.is_file()) == [
         ".hidden.csv",
+        ".orderdeck-folder",
         "tracking.csv.part",
     ]
     assert list((drop / PROCESSING).iterdir()) == []
