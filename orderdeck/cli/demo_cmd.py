@@ -96,22 +96,26 @@ def demo(
             )
     options = DemoOptions(orders=orders, speed=speed, seed=seed, keep=keep)
     session = DemoSession(options)
-    # SIGTERM while setting up or tearing down: finish that, then leave (cleaned up).
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM while setting up: stop there and clean up, as Ctrl-C does. While it runs,
+    # the console or the headless loop handles SIGINT and SIGTERM themselves.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    summary = None
     try:
         session.start()
-        signal.signal(signal.SIGTERM, previous)
         if headless:
             summary = _run_headless(session, seconds)
         else:
             _run_console(session)
-            summary = None
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # Cleaning up is short (the engine has drained): let no signal cut it off.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         folder = session.root
         _close_log()
         session.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
     if summary is not None:
         if as_json:
             print_json({**summary, "folder": str(folder) if keep else None})
@@ -180,6 +184,7 @@ def _run_headless(session: DemoSession, seconds: float | None) -> dict[str, Any]
             await runner
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+                signal.signal(signum, signal.SIG_IGN)  # stopped already; now clean up
 
     click.echo(f"orderdeck demo in {session.folder} (Ctrl-C stops it)", err=True)
     asyncio.run(main())

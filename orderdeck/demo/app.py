@@ -25,8 +25,8 @@ WELCOME = (
 
 
 class DemoApp(OrderdeckApp):
-    """The console, plus what a demo needs: the files start arriving once it is up,
-    ctrl+c and SIGTERM quit like q (so the demo always cleans up)."""
+    """The console, plus what a demo needs: the files start arriving once it is up;
+    ctrl+c, SIGINT and SIGTERM quit like q (so the demo always cleans up)."""
 
     TITLE = "orderdeck demo"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -41,8 +41,9 @@ class DemoApp(OrderdeckApp):
         # (OrderdeckApp's own on_mount runs too: Textual calls each class's handler.)
         self.sub_title = "throwaway store"
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
-            loop.add_signal_handler(signal.SIGTERM, self.exit)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+                loop.add_signal_handler(signum, self.exit)
         self.session.start_drip()
         self.notify(
             WELCOME.format(orders=len(self.session.orders), speed=self.session.options.speed),

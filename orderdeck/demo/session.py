@@ -108,7 +108,7 @@ class DemoSession:
                 opts.orders,
                 now=self.clock.epoch,
                 seed=opts.seed,
-                label_time=lambda number: sandbox.story(number).created,
+                parcel=lambda number: _parcel(sandbox, number),
             )
         except BaseException:
             self.close()
@@ -311,6 +311,12 @@ class DemoSession:
         summary["orders_generated"] = len(self.orders)
         summary["simulated_time"] = self.clock.now().isoformat() if self.clock else None
         return summary
+
+
+def _parcel(sandbox: SandboxServer, number: str) -> demo_data.Parcel:
+    story = sandbox.story(number)
+    to = story.destination
+    return demo_data.Parcel(story.created, to.city, to.region, to.country)
 
 
 def world_start(now: datetime) -> datetime:

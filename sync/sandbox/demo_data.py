@@ -322,6 +322,40 @@ def _pick_carrier(rnd: random.Random, country: str) -> DemoCarrier:
     return rnd.choices(choices, weights=[c.weights[country] for c in choices])[0]
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """What the carrier knows of a tracking number before it moves: when its label
+    was created and where it goes (the sandbox's story of the number)."""
+
+    label_at: datetime
+    city: str
+    region: str | None
+    country: str
+
+
+def _zip(rnd: random.Random, country: str) -> str:
+    if country == "GB":
+        letters = "ABCDEFGHJKLMNPRSTUWXY"
+        return f"{rnd.choice(letters)}{rnd.choice(letters)}{rnd.randrange(1, 20)} {rnd.randrange(10)}{rnd.choice(letters)}{rnd.choice(letters)}"
+    return f"{rnd.randrange(10_000, 99_999):05d}"
+
+
+def _shipment(
+    rnd: random.Random, country: str, parcel: Callable[[str], Parcel] | None
+) -> tuple[DemoCarrier, str, Parcel | None]:
+    """A carrier and a number for a parcel to ``country``; with ``parcel``, a number
+    the carrier sends to that country (numbers are drawn until one does)."""
+    carrier = _pick_carrier(rnd, country)
+    for _ in range(1000):
+        number = carrier.make_number(rnd)
+        if parcel is None:
+            return carrier, number, None
+        facts = parcel(number)
+        if facts.country == country:
+            return carrier, number, facts
+    raise ValueError(f"the carrier sends no parcel to {country}")
+
+
 def generate_orders(
     count: int,
     *,
@@ -330,16 +364,16 @@ def generate_orders(
     first_number: int = 1001,
     unshipped_share: float = 0.05,
     max_age_hours: float = 96.0,
-    label_time: Callable[[str], datetime] | None = None,
+    parcel: Callable[[str], Parcel] | None = None,
 ) -> list[DemoOrder]:
     """``count`` orders placed before ``now``, numbered oldest first.
 
     Each shipped order has one shipment; ``unshipped_share`` of them have none yet.
     Orders are placed over the ``max_age_hours`` before ``now`` and shipped 1-20
-    hours later; ``label_time(number)``, when given, is when the carrier created
-    the label (the sandbox's story knows), and the order is then placed 1-20 hours
-    before it, so the shop's dates and the carrier's scans agree. The same seed
-    gives the same orders.
+    hours later. ``parcel(number)``, when given, says what the carrier (the
+    sandbox) has planned for a number: the order then ships to the parcel's city
+    and is placed 1-20 hours before its label, so the shop's addresses and dates
+    and the carrier's scans agree. The same seed gives the same orders.
     """
     if count < 0:
         raise ValueError("the number of orders cannot be negative")
@@ -363,13 +397,16 @@ def generate_orders(
             DemoLine(sku, title, rnd.choices((1, 2, 3), weights=(6, 3, 1))[0], price)
             for sku, title, price in picks
         )
-        carrier = _pick_carrier(rnd, country.code) if rnd.random() >= unshipped_share else None
-        number = carrier.make_number(rnd) if carrier else None
+        carrier = number = facts = None
+        if rnd.random() >= unshipped_share:
+            carrier, number, facts = _shipment(rnd, country.code, parcel)
+        if facts is not None:
+            known = facts.city == place[0]
+            place = (facts.city, facts.region or "", place[2] if known else _zip(rnd, country.code))
         lead = timedelta(hours=rnd.uniform(1.0, 20.0))
         shipped_at: datetime | None
-        if number is not None and label_time is not None:
-            label = label_time(number)
-            created, shipped_at = label - lead, label
+        if facts is not None:
+            created, shipped_at = facts.label_at - lead, facts.label_at
         else:
             created = now - timedelta(hours=rnd.uniform(0.0, max_age_hours))
             shipped_at = min(now, created + lead) if carrier else None

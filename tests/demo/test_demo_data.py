@@ -42,17 +42,29 @@ def test_same_seed_same_orders_numbered_oldest_first() -> None:
     assert {o.carrier.code for o in a if o.carrier} <= set(demo_data.CARRIER_CODES)
 
 
-def test_label_time_places_the_order_before_its_label() -> None:
-    labels = {}
+def test_orders_ship_where_the_carrier_takes_the_parcel() -> None:
+    label = NOW.replace(hour=1)
+    places = {
+        "US": ("Boston", "MA"),
+        "GB": ("Leeds", "England"),
+        "DE": ("Köln", "Nordrhein-Westfalen"),
+    }
+    asked: dict[str, demo_data.Parcel] = {}
 
-    def label_time(number: str) -> datetime:
-        labels[number] = NOW.replace(hour=1)
-        return labels[number]
+    def parcel(number: str) -> demo_data.Parcel:
+        # A made-up carrier that sends each number to one of three countries.
+        country = ("US", "GB", "DE")[sum(map(ord, number)) % 3]
+        asked[number] = demo_data.Parcel(label, *places[country], country)
+        return asked[number]
 
-    orders = demo_data.generate_orders(20, now=NOW, seed=1, label_time=label_time)
+    orders = demo_data.generate_orders(60, now=NOW, seed=1, parcel=parcel)
     shipped = [o for o in orders if o.tracking_number]
-    assert shipped and all(o.shipped_at == labels[o.tracking_number] for o in shipped)
-    assert all(o.created_at < o.shipped_at for o in shipped if o.shipped_at)
+    assert shipped
+    for o in shipped:
+        assert o.tracking_number is not None
+        facts = asked[o.tracking_number]
+        assert (o.country, o.city, o.province) == (facts.country, facts.city, facts.region)
+        assert o.shipped_at == label and o.created_at < label
 
 
 def test_files_import_whole(tmp_path: Path) -> None:
