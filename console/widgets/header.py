@@ -112,7 +112,8 @@ class StatusHeader(Static):
         width = self.size.width or 80
         short = width < 120
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append("orderdeck", style="bold")
+        # The app's title: "orderdeck", or "orderdeck demo" over a throwaway store.
+        line.append(self.app.title or "orderdeck", style="bold")
         line.append(f" {self.title_text}  ", style="bold")
         if not h.loaded:
             line.append("loading…", style="dim")

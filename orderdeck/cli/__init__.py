@@ -61,6 +61,7 @@ def _register() -> None:
         config_cmd,
         console_cmd,
         db,
+        demo_cmd,
         detect,
         importer,
         notify,
@@ -73,6 +74,7 @@ def _register() -> None:
 
     for module in (
         console_cmd,
+        demo_cmd,
         importer,
         orders,
         track,

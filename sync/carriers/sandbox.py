@@ -2,8 +2,10 @@
 
 ``[carriers.sandbox]`` takes ``base_url`` (default ``http://127.0.0.1:8765``),
 ``rate_limit`` (requests per second), ``batch_size`` (numbers per request, 1-50;
-1 uses ``GET /v1/track/NUMBER``, more uses ``POST /v1/track``) and ``api_key`` when
-the sandbox was started with one.
+1 uses ``GET /v1/track/NUMBER``, more uses ``POST /v1/track``), ``api_key`` when
+the sandbox was started with one, and ``covers``: carrier codes it stands in for
+when listed in ``[tracking] aggregators`` (the demo tracks its UPS, USPS, FedEx...
+parcels at the sandbox this way).
 """
 
 from __future__ import annotations
@@ -91,6 +93,15 @@ class SandboxAdapter(HttpAdapter):
         key = settings.options.get("api_key")
         if key:
             self.client.headers["Authorization"] = f"Bearer {key}"
+        covers = settings.options.get("covers")
+        if covers is not None:
+            if not isinstance(covers, list) or not all(isinstance(c, str) and c for c in covers):
+                raise ConfigurationError(
+                    f'{self.section} covers: expected a list of carrier codes such as ["ups", '
+                    f'"usps"], got {covers!r}'
+                )
+            # Per instance: this section's sandbox stands in for these carriers too.
+            self.covers = frozenset({"sandbox", *covers})  # type: ignore[misc]
 
     async def track(self, requests: Sequence[TrackRequest]) -> list[TrackResult]:
         if not requests:
