@@ -53,7 +53,7 @@ from store.engine import Store
 from store.errors import StoreError
 from store.heartbeat import new_worker_id
 from store.models import Shipment
-from sync import leases, tracking_attention, tracking_writer
+from sync import leases, sharedlimit, tracking_attention, tracking_writer
 from sync.carriers.base import (
     AuthError,
     ConfigurationError,
@@ -67,7 +67,7 @@ from sync.carriers.detect import detect
 from sync.circuit import CLOSED, OPEN, CircuitBreaker, full_jitter
 from sync.clock import Clock, SystemClock, real_seconds
 from sync.providers import Providers, record_health
-from sync.ratelimit import LocalRateLimiter, RateLimiter
+from sync.ratelimit import RateLimiter
 from sync.runtime import tune_for_service
 from sync.settings import SyncSettings
 from sync.tracking_writer import (
@@ -313,9 +313,8 @@ class Poller:
             code: _Provider(code, self.providers, self.poll_settings)
             for code in self.providers.adapters
         }
-        self.rate_limiter: RateLimiter = rate_limiter or LocalRateLimiter(
-            {code: p.rate for code, p in self._providers.items()},
-            headroom=self.poll_settings.rate_headroom,
+        self.rate_limiter: RateLimiter = rate_limiter or sharedlimit.rate_limiter(
+            store, settings.tracking, {code: p.rate for code, p in self._providers.items()}
         )
         self.totals = PollCounters()
         self._semaphore: asyncio.Semaphore | None = None
