@@ -36,6 +36,10 @@ requests a second the fleet needs about four reservations a second. A pause
 written by one worker reaches the others at their next reservation, so each of
 them sends at most the rest of one block (a quarter second's worth) into it.
 
+**Under load.** A worker whose event loop wakes late throws its late slots
+away rather than bunching them; that costs throughput, not safety (four
+limiters sharing one busy event loop got 85-90 % of the allowed rate).
+
 **Clocks.** Slot times are wall-clock instants from the database server
 (``clock_timestamp()`` on PostgreSQL; on SQLite, which lives on this machine,
 ``time.time()``), so workers on hosts whose clocks disagree still share one
