@@ -416,8 +416,15 @@ def _read_tracking(r: _Reader, carriers: dict[str, CarrierSettings]) -> Tracking
     )
     if poll.rate_headroom >= 0.5:
         raise r.fail("rate_headroom", "a share of the rate limit below 0.5", poll.rate_headroom)
+    shared = r.get("shared_rate_limits")
+    if shared == "auto":
+        shared = None
+    elif shared is not None and not isinstance(shared, bool):
+        raise r.fail("shared_rate_limits", '"auto", true or false', shared)
     r.finish()
-    return TrackingSettings(aggregators=aggregators, carriers=carriers, poll=poll)
+    return TrackingSettings(
+        aggregators=aggregators, carriers=carriers, poll=poll, shared_rate_limits=shared
+    )
 
 
 def _read_attention(r: _Reader) -> AttentionSettings:
@@ -708,6 +715,9 @@ def effective(config: Config) -> dict[str, Any]:
             "lease_seconds": tracking.poll.lease_seconds,
             "timeout": tracking.poll.timeout_seconds,
             "rate_headroom": tracking.poll.rate_headroom,
+            "shared_rate_limits": (
+                "auto" if tracking.shared_rate_limits is None else tracking.shared_rate_limits
+            ),
             "poll_interval": dict(tracking.poll.interval_minutes),
         },
         "attention": {

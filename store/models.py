@@ -424,8 +424,10 @@ class CarrierState(SQLModel, table=True):
     __tablename__ = "carrier_state"
 
     carrier: str = Field(primary_key=True)
-    tokens: float = Field(default=0.0, nullable=False)
-    refilled_at: datetime | None = _ts()
+    #: The shared rate limit (sync.sharedlimit): the first free request slot
+    #: (GCRA's theoretical arrival time) and a Retry-After every worker honours.
+    next_slot_at: datetime | None = _ts()
+    paused_until: datetime | None = _ts()
     circuit: str = Field(default="closed", nullable=False)
     consecutive_failures: int = Field(default=0, nullable=False)
     opened_at: datetime | None = _ts()

@@ -3,7 +3,9 @@
 A worker marks the shipments it polls with its name (``lease_owner``) until a
 deadline (``lease_until``); another worker skips them until the deadline
 passes, so a crashed worker's shipments are polled again once its leases run
-out. On PostgreSQL the claim locks with ``FOR UPDATE SKIP LOCKED`` so that
+out. A live worker renews the leases of what it still has to poll
+(:func:`renew`): with a rate limit shared by several workers, a claim may take
+longer to work through than one lease. On PostgreSQL the claim locks with ``FOR UPDATE SKIP LOCKED`` so that
 workers claiming at the same moment each get different rows without waiting
 for each other; on SQLite the write transaction (``BEGIN IMMEDIATE``) does it.
 """
@@ -86,6 +88,20 @@ def _lease(conn: Connection, pick: Any, owner: str, until: datetime) -> list[Row
         .returning(*[_shipments.c[name] for name in SNAPSHOT])
     )
     return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def renew(conn: Connection, ids: Sequence[int], *, owner: str, until: datetime) -> set[int]:
+    """Extend this worker's leases on ``ids``; returns the ids it still held."""
+    if not ids:
+        return set()
+    return set(
+        conn.execute(
+            sa.update(_shipments)
+            .where(_shipments.c.id.in_(list(ids)), _shipments.c.lease_owner == owner)
+            .values(lease_until=until)
+            .returning(_shipments.c.id)
+        ).scalars()
+    )
 
 
 def release(conn: Connection, ids: Sequence[int], *, owner: str) -> None:

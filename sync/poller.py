@@ -53,7 +53,7 @@ from store.engine import Store
 from store.errors import StoreError
 from store.heartbeat import new_worker_id
 from store.models import Shipment
-from sync import leases, tracking_attention, tracking_writer
+from sync import leases, sharedlimit, tracking_attention, tracking_writer
 from sync.carriers.base import (
     AuthError,
     ConfigurationError,
@@ -67,7 +67,7 @@ from sync.carriers.detect import detect
 from sync.circuit import CLOSED, OPEN, CircuitBreaker, full_jitter
 from sync.clock import Clock, SystemClock, real_seconds
 from sync.providers import Providers, record_health
-from sync.ratelimit import LocalRateLimiter, RateLimiter
+from sync.ratelimit import RateLimiter
 from sync.runtime import tune_for_service
 from sync.settings import SyncSettings
 from sync.tracking_writer import (
@@ -272,6 +272,10 @@ class _Pass:
         self.aborting = False
         #: Every shipment claimed in this pass.
         self.seen: set[int] = set()
+        #: Claimed and not yet written: their leases are renewed while the pass runs.
+        self.held: set[int] = set()
+        #: Shipments whose lease another worker took (this one was stalled): not sent.
+        self.lost: set[int] = set()
 
 
 class Poller:
@@ -313,9 +317,8 @@ class Poller:
             code: _Provider(code, self.providers, self.poll_settings)
             for code in self.providers.adapters
         }
-        self.rate_limiter: RateLimiter = rate_limiter or LocalRateLimiter(
-            {code: p.rate for code, p in self._providers.items()},
-            headroom=self.poll_settings.rate_headroom,
+        self.rate_limiter: RateLimiter = rate_limiter or sharedlimit.rate_limiter(
+            store, settings.tracking, {code: p.rate for code, p in self._providers.items()}
         )
         self.totals = PollCounters()
         self._semaphore: asyncio.Semaphore | None = None
@@ -409,6 +412,7 @@ class Poller:
         busy: list[int] = []
         pass_start = self.clock.now()
         writer = asyncio.create_task(self._writer(ps))
+        renewer = asyncio.create_task(self._renew_leases(ps))
         watcher = asyncio.create_task(self._watch_stop(stop, ps)) if stop is not None else None
         try:
             if ids is not None:
@@ -453,14 +457,40 @@ class Poller:
                 queue.close()
             await asyncio.gather(*ps.dispatchers.values(), *ps.tasks, return_exceptions=True)
             ps.write_queue.put_nowait(None)
-            await writer
-            if watcher is not None:
-                watcher.cancel()
+            try:
+                await writer
+            finally:
+                renewer.cancel()
+                if watcher is not None:
+                    watcher.cancel()
         if ids is None and not ps.aborting:
             await asyncio.to_thread(self._sweep, ps)
         await asyncio.to_thread(self._flush_health)
         self.totals.add(ps.counters)
         return PassResult(ps.counters, ps.reports, busy)
+
+    async def _renew_leases(self, ps: _Pass) -> None:
+        """Every third of a lease, extend the leases of what this pass still holds.
+
+        A pass may hold claimed shipments longer than one lease: several workers
+        share a provider's rate limit, so each sends slower than the claim sizes
+        assume. A dead worker renews nothing, so its leases still run out.
+        """
+        every = self.poll_settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            ids = list(ps.held)
+            if not ids:
+                continue
+            try:
+                kept = await asyncio.to_thread(self._renew, ids)
+            except Exception as exc:  # the leases may lapse; the writer drops lost answers
+                log.warning("renewing %d leases failed: %s", len(ids), exc)
+                continue
+            lost = (set(ids) - kept) & ps.held
+            if lost:
+                log.warning("%d shipments were taken over by another worker", len(lost))
+                ps.lost |= lost
 
     async def _watch_stop(self, stop: asyncio.Event, ps: _Pass) -> None:
         await stop.wait()
@@ -499,6 +529,7 @@ class Poller:
 
     def _plan(self, rows: list[dict[str, Any]], ps: _Pass) -> None:
         ps.seen.update(r["id"] for r in rows)
+        ps.held.update(r["id"] for r in rows)
         ps.outstanding += len(rows)
         ps.counters.claimed += len(rows)
         groups: dict[str, list[Outcome]] = {}
@@ -569,6 +600,10 @@ class Poller:
             if batch is None:
                 return
             ps.backlog[code] -= len(batch.items)
+            if ps.lost:
+                self._drop_lost(ps, batch)
+                if not batch.items:
+                    continue
             # Slots first (the provider's own, then the poller's), then the verdict:
             # what was in flight has told us how the provider is doing before this
             # batch decides to go; the rate-limit slot comes last, so the request
@@ -595,6 +630,13 @@ class Poller:
             task = asyncio.create_task(self._send(ps, batch, queue))
             ps.tasks.add(task)
             task.add_done_callback(ps.tasks.discard)
+
+    def _drop_lost(self, ps: _Pass, batch: _Batch) -> None:
+        """Another worker holds these now and polls them: asking again would poll twice."""
+        lost = [o for o in batch.items if o.shipment["id"] in ps.lost]
+        if lost:
+            batch.items = [o for o in batch.items if o.shipment["id"] not in ps.lost]
+            self._finish(ps, _Batch(batch.provider, lost), SKIPPED)
 
     async def _may_send(self, ps: _Pass, provider: _Provider) -> bool:
         """Whether this batch may go; while a probe is out, wait for its verdict."""
@@ -776,6 +818,7 @@ class Poller:
                 ps.counters.store_errors += 1
                 written = _Written()
             self._count(ps, group, written)
+            ps.held.difference_update(o.shipment["id"] for o in group)
             ps.outstanding -= len(group)
             ps.progress.set()
 
@@ -904,6 +947,15 @@ class Poller:
                 owner=self.worker_id,
                 now=self.clock.now(),
                 lease=timedelta(seconds=self.poll_settings.lease_seconds),
+            )
+
+    def _renew(self, ids: list[int]) -> set[int]:
+        with self.store.write_connection() as conn:
+            return leases.renew(
+                conn,
+                ids,
+                owner=self.worker_id,
+                until=self.clock.now() + timedelta(seconds=self.poll_settings.lease_seconds),
             )
 
     def _release(self, ids: list[int]) -> None:

@@ -148,6 +148,9 @@ class TrackingSettings:
     aggregators: tuple[str, ...] = ()
     carriers: dict[str, CarrierSettings] = field(default_factory=dict)
     poll: PollSettings = field(default_factory=PollSettings)
+    #: Rate limits kept in the store and shared by every worker (sync.sharedlimit):
+    #: True, False, or None for "auto" (on with PostgreSQL, off with SQLite).
+    shared_rate_limits: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,10 @@ def test_env_references_are_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyP
             "[tracking] aggregators: expected a list of strings",
         ),
         (
+            '[tracking]\nshared_rate_limits = "yes"\n',
+            '[tracking] shared_rate_limits: expected "auto", true or false',
+        ),
+        (
             '[carriers.ups]\nbase_url = "ftp://x"\n',
             "[carriers.ups] base_url: expected an http:// or https:// URL",
         ),
@@ -197,6 +201,15 @@ def test_rate_limits_accept_units(tmp_path: Path) -> None:
     )
     assert cfg.sync.tracking.carriers["a"].rate_limit == 2.0
     assert cfg.sync.tracking.carriers["b"].rate_limit == 2.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [('"auto"', None), ("true", True), ("false", False)]
+)
+def test_shared_rate_limits(tmp_path: Path, value: str, expected: bool | None) -> None:
+    cfg = config.load(write(tmp_path, f"[tracking]\nshared_rate_limits = {value}\n"), environ={})
+    assert cfg.sync.tracking.shared_rate_limits is expected
+    assert config.load(write(tmp_path, ""), environ={}).sync.tracking.shared_rate_limits is None
 
 
 def test_unknown_keys_are_warnings(tmp_path: Path) -> None:

@@ -108,8 +108,9 @@ class RateWindow:
 
 
 class Stats:
-    """What the sandbox was asked: when each request arrived (monotonic) and how
-    it was answered."""
+    """What the sandbox was asked: when each request arrived (monotonic), how it
+    was answered, and when each tracking number was looked up (a poller that
+    asks about one parcel twice in one cycle shows up here)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -121,6 +122,7 @@ class Stats:
             self.log: list[tuple[float, str]] = []
             self.answers: Counter[str] = Counter()
             self.numbers = 0
+            self.by_number: dict[str, list[float]] = {}
 
     def answered(self, outcome: str, arrived: float, numbers: int = 0) -> None:
         with self._lock:
@@ -128,24 +130,40 @@ class Stats:
             self.answers[outcome] += 1
             self.numbers += numbers
 
+    def looked_up(self, numbers: list[str], arrived: float) -> None:
+        """These (normalized) numbers were looked up by the request that arrived then."""
+        with self._lock:
+            for number in numbers:
+                self.by_number.setdefault(number, []).append(arrived)
+
+    def lookups(self) -> dict[str, list[float]]:
+        """Each number looked up, with the arrival times of the requests that asked."""
+        with self._lock:
+            return {number: list(times) for number, times in self.by_number.items()}
+
     def arrivals(self) -> list[float]:
         with self._lock:
             return sorted(t for t, _ in self.log)
 
-    def as_dict(self, *, arrivals: bool = False) -> dict[str, Any]:
+    def as_dict(self, *, arrivals: bool = False, numbers: bool = False) -> dict[str, Any]:
         with self._lock:
             log = sorted(self.log)
-            answers, numbers, started = dict(self.answers), self.numbers, self.started
+            answers, answered, started = dict(self.answers), self.numbers, self.started
+            per_number = {n: len(times) for n, times in self.by_number.items()}
         times = [t for t, _ in log]
         data: dict[str, Any] = {
             "requests": len(times),
             "answers": answers,
-            "numbers_answered": numbers,
+            "numbers_answered": answered,
+            "distinct_numbers": len(per_number),
+            "max_lookups_per_number": max(per_number.values(), default=0),
             "max_requests_in_any_second": max_in_window(times, 1.0),
             "seconds": (times[-1] - times[0]) if len(times) > 1 else 0.0,
         }
         if arrivals:
             data["arrivals"] = [[round(t - started, 6), outcome] for t, outcome in log]
+        if numbers:
+            data["lookups_per_number"] = per_number
         return data
 
 

@@ -279,6 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
                 400, "invalid_number", f"{raw!r} is not a tracking number (4-40 letters or digits)"
             )
             return
+        sandbox.stats.looked_up([number], self._arrived)
         view = sandbox.world.story(number).view(now)
         if view is None:
             sandbox.stats.answered("404", self._arrived, 1)
@@ -299,6 +300,9 @@ class _Handler(BaseHTTPRequestHandler):
                 400, "bad_request", f"send 1 to {sandbox.max_batch} tracking numbers at once"
             )
         results = []
+        sandbox.stats.looked_up(
+            [n for n in map(normalize, numbers) if VALID_NUMBER.match(n)], self._arrived
+        )
         for raw in numbers:
             number = normalize(raw)
             if not VALID_NUMBER.match(number):
@@ -345,8 +349,11 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _BadRequest(400, "bad_fault", str(exc)) from None
             self._json(200, sandbox.faults.as_dict())
         elif route == ("GET", "stats"):
-            arrivals = query.get("arrivals", ["0"])[0] in ("1", "true", "yes")
-            self._json(200, sandbox.stats.as_dict(arrivals=arrivals))
+            flags = {
+                name: query.get(name, ["0"])[0] in ("1", "true", "yes")
+                for name in ("arrivals", "numbers")
+            }
+            self._json(200, sandbox.stats.as_dict(**flags))
         elif route == ("DELETE", "stats"):
             sandbox.stats.reset()
             self._json(200, sandbox.stats.as_dict())

@@ -188,6 +188,18 @@ def test_stats_count_requests_and_answers(sandbox: SandboxServer, client: httpx.
     assert client.delete("/_sandbox/stats").json()["requests"] == 0
 
 
+def test_stats_count_lookups_per_number(sandbox: SandboxServer, client: httpx.Client) -> None:
+    client.get("/v1/track/sb-delivered-1")
+    client.post("/v1/track", json={"tracking_numbers": ["SBDELIVERED1", "SBUNKNOWN1", "!"]})
+    stats = client.get("/_sandbox/stats?numbers=1").json()
+    assert stats["lookups_per_number"] == {"SBDELIVERED1": 2, "SBUNKNOWN1": 1}
+    assert stats["distinct_numbers"] == 2 and stats["max_lookups_per_number"] == 2
+    times = sandbox.stats.lookups()["SBDELIVERED1"]
+    assert len(times) == 2 and times[0] <= times[1]
+    client.delete("/_sandbox/stats")
+    assert sandbox.stats.lookups() == {}
+
+
 def test_stop_ends_hanging_requests() -> None:
     s = SandboxServer(seed=1, faults=Faults(timeout_rate=1.0, hang_seconds=600)).start()
     failures: list[BaseException] = []
