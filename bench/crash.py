@@ -324,7 +324,7 @@ def write_config(
     send_timeout: float = 10.0,
 ) -> None:
     poll_every = 0.25  # minutes, whatever the status: stories move on the fast clock
-    statuses = ("pending", "info_received", "in_transit", "out_for_delivery")
+    statuses: tuple[str, ...] = ("pending", "info_received", "in_transit", "out_for_delivery")
     statuses += ("available_for_pickup", "failed_attempt", "exception")
     path.write_text(
         f"""\
@@ -405,6 +405,10 @@ class Service:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def kill_if_alive(self) -> None:
+        if self.alive():
+            self.kill()
 
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM (drain); the exit code."""
@@ -697,7 +701,7 @@ def run(options: Options, workdir: Path, say: Callable[[str], None] = print) -> 
             return not service.alive() or db.value(sql) > 0
 
         service.start()
-        stack.callback(lambda: service.alive() and service.kill())
+        stack.callback(service.kill_if_alive)
         dropper.start()
         for kill in range(1, options.kills + 1):
             if rnd.random() < 0.2:
