@@ -92,6 +92,8 @@ OnChanges = Callable[[Connection, list[Change]], None]
 WRITE_GROUP = 200
 #: How long the writer waits for more outcomes while requests are in flight.
 WRITE_LINGER = 0.05
+#: Candidate orders per transaction of the ``unfulfilled`` sweep.
+SWEEP_BATCH = 200
 #: Provider health is written when it changes, and its request count at least this often.
 HEALTH_EVERY = 5.0
 #: An auth-stopped provider is tried again after this long, in case the key was
@@ -963,16 +965,24 @@ class Poller:
             leases.release(conn, ids, owner=self.worker_id)
 
     def _sweep(self, ps: _Pass) -> None:
-        with self.store.write_connection() as conn:
-            now = self.clock.now()
-            result = tracking_attention.sweep_unfulfilled(conn, self.settings, now)
-            if result.raised and self.on_changes is not None:
-                self.on_changes(conn, list(result.raised))
-            if result.order_ids:
-                summary.refresh_orders(conn, result.order_ids, now=now)
-                change_feed.record(conn, "attention", result.order_ids)
-        ps.counters.attention_raised += len(result.raised)
-        ps.counters.attention_cleared += result.cleared
+        """The order-level ``unfulfilled`` sweep, one committed transaction per batch
+        (a first sweep over thousands of old orders must not hold the write lock for
+        long, nor start over from nothing after every crash)."""
+        after: int | None = 0
+        while after is not None:
+            with self.store.write_connection() as conn:
+                now = self.clock.now()
+                result = tracking_attention.sweep_unfulfilled(
+                    conn, self.settings, now, after_id=after, limit=SWEEP_BATCH
+                )
+                if result.raised and self.on_changes is not None:
+                    self.on_changes(conn, list(result.raised))
+                if result.order_ids:
+                    summary.refresh_orders(conn, result.order_ids, now=now)
+                    change_feed.record(conn, "attention", result.order_ids)
+            ps.counters.attention_raised += len(result.raised)
+            ps.counters.attention_cleared += result.cleared
+            after = result.next_after
 
     def _flush_health(self) -> None:
         if not any(p.dirty or p.take_requests() for p in self._providers.values()):

@@ -213,14 +213,27 @@ class SweepResult:
     raised: list[AttentionRaised]
     cleared: int
     order_ids: list[int]
+    #: The ``after_id`` of the next batch; None when the sweep is complete.
+    next_after: int | None = None
 
 
-def sweep_unfulfilled(conn: Connection, settings: SyncSettings, now: datetime) -> SweepResult:
+def sweep_unfulfilled(
+    conn: Connection,
+    settings: SyncSettings,
+    now: datetime,
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
+) -> SweepResult:
     """Raise ``unfulfilled`` on live orders that still have no shipment
     ``unfulfilled_days`` business days after they were placed; clear it once they
     have one, or were cancelled or refunded.
 
     Orders older than ``expire_days`` are history, not work: they are left alone.
+    With ``limit``, one batch of candidate orders (ids above ``after_id``): the
+    caller commits each batch on its own, so a first sweep over a large backlog
+    never holds the write lock for long, and what a batch raised survives a crash
+    of the next. Clearing runs with the first batch.
     """
     cfg = settings.attention
     oldest = now - timedelta(days=cfg.expire_days)
@@ -231,8 +244,10 @@ def sweep_unfulfilled(conn: Connection, settings: SyncSettings, now: datetime) -
         _items.c.reason == R.UNFULFILLED,
         _items.c.resolved_at.is_(None),
     )
-    candidates = conn.execute(
-        sa.select(_orders.c.id, _orders.c.created_at).where(
+    query = (
+        sa.select(_orders.c.id, _orders.c.created_at)
+        .where(
+            _orders.c.id > after_id,
             _orders.c.created_at.is_not(None),
             _orders.c.created_at >= oldest,
             _orders.c.created_at <= newest,
@@ -244,7 +259,10 @@ def sweep_unfulfilled(conn: Connection, settings: SyncSettings, now: datetime) -
             ~has_shipment,
             ~open_item,
         )
-    ).all()
+        .order_by(_orders.c.id)
+    )
+    candidates = conn.execute(query if limit is None else query.limit(limit)).all()
+    next_after = candidates[-1][0] if limit is not None and len(candidates) >= limit else None
     raised: list[AttentionRaised] = []
     touched: list[int] = []
     business = {"timezone": settings.timezone, "business_days": settings.business_days}
@@ -270,6 +288,8 @@ def sweep_unfulfilled(conn: Connection, settings: SyncSettings, now: datetime) -
                     attention_item_id=item_id,
                 )
             )
+    if after_id:
+        return SweepResult(raised, 0, list(dict.fromkeys(touched)), next_after)
     # Open unfulfilled items whose order has a shipment now, or needs none.
     done = conn.execute(
         sa.select(_items.c.id, _items.c.order_id)
@@ -296,4 +316,9 @@ def sweep_unfulfilled(conn: Connection, settings: SyncSettings, now: datetime) -
             by=MACHINE,
         )
         touched.append(order_id)
-    return SweepResult(raised=raised, cleared=cleared, order_ids=list(dict.fromkeys(touched)))
+    return SweepResult(
+        raised=raised,
+        cleared=cleared,
+        order_ids=list(dict.fromkeys(touched)),
+        next_after=next_after,
+    )

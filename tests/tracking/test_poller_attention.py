@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from store import attention
@@ -219,6 +220,38 @@ async def test_unfulfilled_orders_in_the_sweep(
         counters = await p.run_once()
     assert counters.attention_cleared == 1
     assert open_reasons(store, order_id=waiting) == set()
+
+
+async def test_the_unfulfilled_sweep_commits_in_batches(
+    store: Store, sandbox: SandboxServer, clock: SandboxClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first sweep over a backlog of old orders commits batch by batch: a batch's
+    items are in the store before the next batch runs (so a crash mid-sweep keeps
+    them, and the write lock is never held for the whole backlog)."""
+    import sync.poller as poller_mod
+    from sync import tracking_attention
+
+    monkeypatch.setattr(poller_mod, "SWEEP_BATCH", 2, raising=False)
+    waiting = [add_order(store, f"#B{i}") for i in range(5)]
+    recent = add_order(store, "#B9", created_at=T0 + timedelta(days=5))  # not due yet
+    seen: list[int] = []
+    real = tracking_attention.sweep_unfulfilled
+
+    def spy(conn, settings, now, **kw):  # type: ignore[no-untyped-def]
+        with store.read_connection() as other:  # what earlier batches committed
+            seen.append(
+                other.execute(sa.select(sa.func.count()).select_from(AttentionItem)).scalar_one()
+            )
+        return real(conn, settings, now, **kw)
+
+    monkeypatch.setattr(tracking_attention, "sweep_unfulfilled", spy)
+    async with Poller(store, sync_settings(sandbox), clock=clock) as p:
+        clock.set(add_business_days(T0, 2, **BUSINESS))
+        counters = await p.run_once()
+    assert counters.attention_raised == 5
+    assert seen == [0, 2, 4]
+    assert all(open_reasons(store, order_id=o) == {"unfulfilled"} for o in waiting)
+    assert open_reasons(store, order_id=recent) == set()
 
 
 async def test_a_persons_resolution_is_not_undone(
