@@ -36,6 +36,17 @@ requests a second the fleet needs about four reservations a second. A pause
 written by one worker reaches the others at their next reservation, so each of
 them sends at most the rest of one block (a quarter second's worth) into it.
 
+**No gaps between blocks.** Once half of a block is used, the next one is
+reserved in the background; it starts where this worker's block ends (the
+row's ``next_slot_at``, still ahead), so a single worker's schedule runs on
+without the round trip and ``grace`` a reservation from an empty hand costs
+(that gap, four times a second, was a tenth of the rate).
+
+**Bunching.** Slots used up to ``grace`` late can bunch a second's worth of
+them closer than a second apart; each process also keeps, as the local limiter
+does, at most ``rate`` + 1 slots in any one second of its own and throws away a slot
+that would make more.
+
 **Under load.** A worker whose event loop wakes late throws its late slots
 away rather than bunching them; that costs throughput, not safety (four
 limiters sharing one busy event loop got 85-90 % of the allowed rate).
@@ -73,6 +84,9 @@ log = logging.getLogger("orderdeck.ratelimit")
 
 _state = CarrierState.__table__  # type: ignore[attr-defined]
 
+#: How long the offset of one quick round trip is trusted before any newer one replaces
+#: it (the two clocks drift apart by a few milliseconds a day at most).
+OFFSET_REFRESH = 60.0
 #: The largest block of slots reserved at once, in seconds of the provider's rate.
 BLOCK_SECONDS = 0.25
 
@@ -96,9 +110,20 @@ class _Bucket:
     paused_until: float = 0.0
     #: Slots of the current block thrown away (late, or in a pause).
     stale: int = 0
+    #: Slots thrown away since the start (late, paused, or bunched).
+    thrown: int = 0
     reserved: int = 0
     lock: asyncio.Lock | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    #: When this process used its latest slots (at most ``rate`` + 1 in any second here:
+    #: on-time slots never meet that cap, bunched late ones do).
+    recent: deque[float] = field(default_factory=deque)
+    #: Database time minus monotonic time here, from the quickest recent round trip.
+    offset: float = 0.0
+    best_rtt: float = math.inf
+    offset_at: float = -math.inf
+    #: The next block, being reserved in the background.
+    refill: asyncio.Task[None] | None = None
 
     def turn(self) -> asyncio.Lock:
         """The lock that keeps this process's callers in order (one per event loop)."""
@@ -148,6 +173,7 @@ class SharedRateLimiter:
                 rate=rate,
                 interval=1.0 / rate,
                 max_block=max(1, math.floor(rate * block_seconds)),
+                recent=deque(maxlen=math.floor(rate) + 1),
             )
         self._writes: set[asyncio.Task[None]] = set()
 
@@ -171,18 +197,45 @@ class SharedRateLimiter:
                     await asyncio.sleep(paused)
                 slot = self._next_slot(bucket)
                 if slot is None:
-                    await asyncio.to_thread(self._reserve, provider, bucket)
+                    await self._refill(provider, bucket)
                     continue
                 here, at = slot
+                if len(bucket.slots) < (bucket.block + 1) // 2:
+                    self._refill_soon(provider, bucket)
                 delay = here - self._monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                if self._monotonic() - here > self.grace or here < bucket.paused_until:
-                    bucket.stale += 1  # woke too late, or paused meanwhile: not safe to use
+                now = self._monotonic()
+                if now - here > self.grace or here < bucket.paused_until:
+                    # Woke too late, or paused meanwhile: not safe to use.
+                    bucket.stale, bucket.thrown = bucket.stale + 1, bucket.thrown + 1
                     continue
+                if len(bucket.recent) == bucket.recent.maxlen and now - bucket.recent[0] < 1.0:
+                    # Late slots bunched up: this second is full here.
+                    bucket.stale, bucket.thrown = bucket.stale + 1, bucket.thrown + 1
+                    continue
+                bucket.recent.append(now)
                 if self.on_grant is not None:
                     self.on_grant(provider, at)
                 return
+
+    def _refill_soon(self, provider: str, bucket: _Bucket) -> None:
+        """Reserve the next block in the background, unless that is under way."""
+        if bucket.refill is None or bucket.refill.done():
+            bucket.refill = asyncio.get_running_loop().create_task(
+                asyncio.to_thread(self._reserve, provider, bucket)
+            )
+
+    async def _refill(self, provider: str, bucket: _Bucket) -> None:
+        """Wait for the next block: the one under way, or a new one."""
+        self._refill_soon(provider, bucket)
+        task = bucket.refill
+        assert task is not None
+        try:
+            await task
+        finally:
+            if bucket.refill is task:
+                bucket.refill = None
 
     def _next_slot(self, bucket: _Bucket) -> tuple[float, float] | None:
         """The next usable reserved slot; late and paused ones are dropped."""
@@ -191,7 +244,7 @@ class SharedRateLimiter:
             here, at = bucket.slots.popleft()
             if now - here <= self.grace and here >= bucket.paused_until:
                 return here, at
-            bucket.stale += 1
+            bucket.stale, bucket.thrown = bucket.stale + 1, bucket.thrown + 1
         return None
 
     def pause(self, provider: str, seconds: float) -> None:
@@ -226,7 +279,7 @@ class SharedRateLimiter:
             row = _lock_row(conn, provider)
             asked = self._monotonic()
             now = _db_now(conn)
-            here_now = (asked + self._monotonic()) / 2
+            self._tie_clocks(bucket, asked, now, self._monotonic())
             start = max(now + self.grace, _epoch(row.next_slot_at), _epoch(row.paused_until))
             conn.execute(
                 sa.update(_state)
@@ -236,7 +289,18 @@ class SharedRateLimiter:
         bucket.reserved += 1
         for i in range(count):
             at = start + i * bucket.interval
-            bucket.slots.append((here_now + (at - now), at))
+            bucket.slots.append((at - bucket.offset, at))
+
+    def _tie_clocks(self, bucket: _Bucket, asked: float, db_now: float, answered: float) -> None:
+        """Keep the database-to-monotonic offset of the quickest round trip lately seen.
+
+        One offset for every block keeps the slots' spacing here exactly as in the
+        database; an offset per reservation (each off by up to half its round trip)
+        would let two blocks' slots move closer than ``I``."""
+        rtt = answered - asked
+        if rtt <= bucket.best_rtt or answered - bucket.offset_at > OFFSET_REFRESH:
+            bucket.offset = db_now - (asked + answered) / 2
+            bucket.best_rtt, bucket.offset_at = rtt, answered
 
     def _write_pause(self, provider: str, seconds: float) -> None:
         try:

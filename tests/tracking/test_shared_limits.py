@@ -88,7 +88,10 @@ async def test_a_pause_taken_by_one_worker_holds_the_other(workers: tuple[Store,
     granted_b: list[tuple[str, float]] = []
     a, b = _limiter(workers[0], granted_a), _limiter(workers[1], granted_b)
     await b.acquire("sandbox")
-    b.bucket("sandbox").slots.clear()  # as if b's block ran out meanwhile
+    refill = b.bucket("sandbox").refill
+    if refill is not None:
+        await refill  # the next block, reserved in the background before the pause
+    b.bucket("sandbox").slots.clear()  # as if b's blocks ran out meanwhile
     a.pause("sandbox", 0.4)  # a met a 429 with Retry-After
     await a.settle()
     paused_until = _state(workers[0]).paused_until
@@ -100,6 +103,23 @@ async def test_a_pause_taken_by_one_worker_holds_the_other(workers: tuple[Store,
     await asyncio.gather(a.acquire("sandbox"), b.acquire("sandbox"))
     assert granted_a[-1][1] >= paused_until.timestamp()
     assert granted_b[-1][1] >= paused_until.timestamp()
+
+
+async def test_one_worker_runs_on_without_gaps_between_blocks(sqlite_store: Store) -> None:
+    granted: list[tuple[str, float]] = []
+    limiter = _limiter(sqlite_store, granted)
+    await _send(limiter, 60, "a", [])
+    times = [at for _, at in granted]
+    interval = 1.0 / (LIMIT * (1 - HEADROOM))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # Blocks were reserved ahead, each starting where the one before ended: every gap
+    # is one interval, or a whole number of them where slots were thrown away (late
+    # under load). A block reserved only once the hand is empty starts a round trip
+    # and a grace later, off the grid.
+    assert limiter.reservations >= 4
+    steps = [gap / interval for gap in gaps]
+    assert all(abs(step - round(step)) < 1e-4 for step in steps), steps
+    assert sum(round(step) - 1 for step in steps) == limiter.bucket("sandbox").thrown
 
 
 def test_late_and_paused_slots_are_thrown_away(sqlite_store: Store) -> None:
