@@ -162,7 +162,7 @@ def test_human_output_shows_markup_as_typed(sqlite_url: str, cli_env: dict[str, 
     ("args", "code", "message"),
     [
         (["orders", "show", "404"], 3, "orderdeck: error: no order '404'"),
-        (["--config", "/nonexistent/x.toml", "status"], 2, "no such configuration file"),
+        (["--config", "/nonexistent/x.toml", "status"], 2, "file (given by --config)"),
         (["--db", "mysql://x/y", "status"], 1, "unsupported database"),
         (["--db", "postgresql://postgres@127.0.0.1:1/none", "status"], 1, "cannot open the store"),
         (["orders", "list", "--attention", "bogus"], 2, "is not one of"),
@@ -175,6 +175,14 @@ def test_errors_are_one_line_without_traceback(
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_missing_config_names_the_variable_that_gave_it(cli_env: dict[str, str]) -> None:
+    result = run_cli("status", env={**cli_env, "ORDERDECK_CONFIG": "/nonexistent/y.toml"})
+    assert result.returncode == 2
+    assert "/nonexistent/y.toml: no such configuration file (given by ORDERDECK_CONFIG)" in (
+        result.stderr
+    )
 
 
 def test_bad_config_file_error_names_file_and_key(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -45,6 +45,8 @@ class OrderdeckGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db_url: str | None) -> None:
     """orderdeck: a terminal operations console for e-commerce order tracking."""
+    if ctx.get_parameter_source("config_path") is click.core.ParameterSource.ENVIRONMENT:
+        config_path = None  # read from ORDERDECK_CONFIG by the loader, which says so in errors
     obj = AppContext(config_path=config_path, db_url=db_url)
     ctx.obj = obj
     ctx.call_on_close(obj.close)
