@@ -333,7 +333,30 @@ class Parcel:
     country: str
 
 
-def _zip(rnd: random.Random, country: str) -> str:
+#: The first digit of a US ZIP code, by state (the national area).
+_ZIP_AREA = {
+    state: str(digit)
+    for digit, states in enumerate(
+        (
+            "CT MA ME NH NJ PR RI VT",
+            "DE NY PA",
+            "DC MD NC SC VA WV",
+            "AL FL GA MS TN",
+            "IN KY MI OH",
+            "IA MN MT ND SD WI",
+            "IL KS MO NE",
+            "AR LA OK TX",
+            "AZ CO ID NM NV UT WY",
+            "AK CA HI OR WA",
+        )
+    )
+    for state in states.split()
+}
+
+
+def _zip(rnd: random.Random, country: str, region: str | None = None) -> str:
+    if country == "US" and region in _ZIP_AREA:
+        return f"{_ZIP_AREA[region]}{rnd.randrange(0, 10_000):04d}"
     if country == "GB":
         letters = "ABCDEFGHJKLMNPRSTUWXY"
         return f"{rnd.choice(letters)}{rnd.choice(letters)}{rnd.randrange(1, 20)} {rnd.randrange(10)}{rnd.choice(letters)}{rnd.choice(letters)}"
@@ -402,7 +425,11 @@ def generate_orders(
             carrier, number, facts = _shipment(rnd, country.code, parcel)
         if facts is not None:
             known = facts.city == place[0]
-            place = (facts.city, facts.region or "", place[2] if known else _zip(rnd, country.code))
+            place = (
+                facts.city,
+                facts.region or "",
+                place[2] if known else _zip(rnd, country.code, facts.region),
+            )
         lead = timedelta(hours=rnd.uniform(1.0, 20.0))
         shipped_at: datetime | None
         if facts is not None:

@@ -65,6 +65,8 @@ def test_orders_ship_where_the_carrier_takes_the_parcel() -> None:
         facts = asked[o.tracking_number]
         assert (o.country, o.city, o.province) == (facts.country, facts.city, facts.region)
         assert o.shipped_at == label and o.created_at < label
+        if o.country == "US":  # a Massachusetts ZIP: 0xxxx
+            assert len(o.zip) == 5 and o.zip.startswith("0"), o.zip
 
 
 def test_files_import_whole(tmp_path: Path) -> None:
