@@ -177,6 +177,29 @@ def test_errors_are_one_line_without_traceback(
     assert "Traceback" not in result.stderr
 
 
+def test_a_store_locked_by_another_process_is_a_clear_error(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "locked.db"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{db}"\nbusy_timeout_ms = 200\n')
+    assert run_cli("--config", str(config), "db", "upgrade", env=cli_env).returncode == 0
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        result = run_cli(
+            "--config", str(config), "notify", "suppress", "ada@example.com", env=cli_env
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1, result.stderr
+    assert "orderdeck: error: the store is busy" in result.stderr, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_missing_config_names_the_variable_that_gave_it(cli_env: dict[str, str]) -> None:
     result = run_cli("status", env={**cli_env, "ORDERDECK_CONFIG": "/nonexistent/y.toml"})
     assert result.returncode == 2

@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:
         if debug:
             raise
+        store_problem = _store_problem(exc)
+        if store_problem:
+            click.echo(f"orderdeck: error: {store_problem}", err=True)
+            sys.exit(1)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         click.echo(
             f"orderdeck: internal error: {type(exc).__name__}: {message} "
@@ -126,3 +130,18 @@ def main(argv: list[str] | None = None) -> Any:
             err=True,
         )
         sys.exit(70)
+
+
+def _store_problem(exc: BaseException) -> str | None:
+    """The store's own trouble (locked, gone, full) is the environment's, not a bug."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if "database is locked" in reason:
+        return (
+            "the store is busy: another process has held its write lock longer than "
+            "the busy timeout (database is locked); try again"
+        )
+    return f"the store failed: {reason}"

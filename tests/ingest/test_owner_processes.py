@@ -4,6 +4,7 @@ On SQLite (flock) and on PostgreSQL (advisory locks)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from store.migrate import open_store
 from store.settings import StoreSettings
 from sync.ingest.folder import FAILED, PROCESSED, PROCESSING
+from sync.ingest.owner import MARKER
 from tests.conftest import run_cli
 from tests.ingest.conftest import FIXTURES
 
@@ -178,13 +180,24 @@ def test_once_skips_a_folder_another_process_owns(
     drop, config = _setup(store_url, tmp_path)
     workers.append(Worker(config, cli_env, tmp_path / "owner.log"))
     _until(lambda: workers[0].said("this worker owns it now"), "the owner")
-    # Stop the owner from importing (SIGSTOP): it is alive and holds the folder.
-    os.kill(workers[0].proc.pid, signal.SIGSTOP)
-    try:
-        shutil.copy(FIXTURES / "shopify_orders.csv", drop / "a.csv")
-        result = run_cli("--config", str(config), "sync", "--once", "--only", "ingest", env=cli_env)
-    finally:
-        os.kill(workers[0].proc.pid, signal.SIGCONT)
+    if "postgresql" in store_url:
+        # Stop the owner from importing (SIGSTOP): it is alive and holds the folder.
+        # (On PostgreSQL a stopped process holds no lock a writer here waits for.)
+        os.kill(workers[0].proc.pid, signal.SIGSTOP)
+        try:
+            shutil.copy(FIXTURES / "shopify_orders.csv", drop / "a.csv")
+            result = _once(config, cli_env)
+        finally:
+            os.kill(workers[0].proc.pid, signal.SIGCONT)
+    else:
+        # On SQLite a process stopped mid-transaction would hold the store's write lock
+        # too: the owner goes, and this process holds the folder's lock in its place.
+        workers[0].proc.send_signal(signal.SIGTERM)
+        assert workers[0].proc.wait(timeout=60) == 0
+        with (drop / MARKER).open("rb") as marker:
+            fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.copy(FIXTURES / "shopify_orders.csv", drop / "a.csv")
+            result = _once(config, cli_env)
     assert result.returncode == 0, result.stderr
     assert "ingest: folders_owned_elsewhere 1" in result.stdout
     assert f"drop folder {drop} skipped" in result.stderr
@@ -195,6 +208,10 @@ def test_once_skips_a_folder_another_process_owns(
     else:
         assert "another process on this machine holds the lock" in result.stderr
     assert (drop / "a.csv").exists()
+
+
+def _once(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_cli("--config", str(config), "sync", "--once", "--only", "ingest", env=env)
 
 
 def test_lost_lock_connection_goes_back_to_standby(
