@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from console.engine import EngineRunner
 from console.settings import ConsoleSettings
 from notifiers.settings import NotifySettings
 from store.engine import Store
 from store.types import utcnow
+
+if TYPE_CHECKING:
+    from orderdeck.config import Config
 
 
 def default_operator() -> str:
@@ -53,3 +57,41 @@ class ConsoleContext:
 
     def now(self) -> datetime:
         return self.clock()
+
+
+def from_config(
+    config: Config,
+    store: Store,
+    *,
+    settings: ConsoleSettings | None = None,
+    engine_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> ConsoleContext:
+    """The console over ``store`` as ``config`` describes it (``orderdeck console`` and the
+    demo): with an engine it runs in-process when no sync service is alive, unless the
+    settings say read-only or no engine. ``engine_options`` go to the engine's parts,
+    ``options`` (a clock, ...) to the context."""
+    from console.engine import in_process
+    from store import __version__
+
+    settings = settings or config.console
+    engine = None
+    if settings.run_engine and not settings.read_only:
+        engine = in_process(
+            store,
+            config.sync,
+            config.notify,
+            version=__version__,
+            heartbeat_seconds=config.sync.heartbeat_seconds,
+            **(engine_options or {}),
+        )
+    return ConsoleContext(
+        store=store,
+        settings=settings,
+        notify=config.notify,
+        heartbeat_fresh=config.sync.heartbeat_fresh,
+        engine=engine,
+        engine_check_seconds=config.sync.heartbeat_seconds,
+        secrets=tuple(config.secrets()),
+        **options,
+    )

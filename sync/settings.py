@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,9 @@ class SyncSettings:
     heartbeat_seconds: float = 5.0
     #: Weekdays that are business days (Monday = 0).
     business_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+    @property
+    def heartbeat_fresh(self) -> timedelta:
+        """How recent a worker's heartbeat must be for it to count as alive: three beats,
+        and never under 15 seconds."""
+        return timedelta(seconds=max(15.0, self.heartbeat_seconds * 3))

@@ -42,7 +42,7 @@ class AppContext:
         return store
 
     def heartbeat_fresh(self) -> timedelta:
-        return timedelta(seconds=max(15.0, self.config.sync.heartbeat_seconds * 3))
+        return self.config.sync.heartbeat_fresh
 
     def close(self) -> None:
         for store in self._stores:

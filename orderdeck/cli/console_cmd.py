@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import click
 
-from orderdeck import __version__, logs
+from orderdeck import logs
 from orderdeck.cli.common import AppContext, pass_app
 
 
@@ -37,8 +37,7 @@ def console(app: AppContext, read_only: bool, no_engine: bool) -> None:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise click.UsageError("the console needs a terminal (stdin and stdout must be a TTY)")
     from console.app import OrderdeckApp
-    from console.context import ConsoleContext
-    from console.engine import in_process
+    from console.context import from_config
 
     config = app.config
     settings = config.console
@@ -47,15 +46,6 @@ def console(app: AppContext, read_only: bool, no_engine: bool) -> None:
     if no_engine:
         settings = replace(settings, run_engine=False)
     store = app.store()
-    engine = None
-    if settings.run_engine and not settings.read_only:
-        engine = in_process(
-            store,
-            config.sync,
-            config.notify,
-            version=__version__,
-            heartbeat_seconds=config.sync.heartbeat_seconds,
-        )
     if config.logging.file is not None:
         # The engine's log goes to the configured file; never to the terminal,
         # which the console owns (its errors show as notifications instead).
@@ -65,15 +55,7 @@ def console(app: AppContext, read_only: bool, no_engine: bool) -> None:
             secrets=config.secrets(),
             stream=False,
         )
-    context = ConsoleContext(
-        store=store,
-        settings=settings,
-        notify=config.notify,
-        heartbeat_fresh=app.heartbeat_fresh(),
-        engine=engine,
-        engine_check_seconds=config.sync.heartbeat_seconds,
-        secrets=tuple(config.secrets()),
-    )
+    context = from_config(config, store, settings=settings)
     OrderdeckApp(context).run()
 
 

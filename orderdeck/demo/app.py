@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from datetime import timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
 from console.app import OrderdeckApp
-from console.context import ConsoleContext
-from console.engine import in_process
-from orderdeck import __version__
+from console.context import ConsoleContext, from_config
 from orderdeck.demo.session import DemoSession
 
 WELCOME = (
@@ -53,27 +50,10 @@ class DemoApp(OrderdeckApp):
         )
 
 
-def demo_app(session: DemoSession, **context_options: Any) -> DemoApp:
+def demo_app(session: DemoSession) -> DemoApp:
     """The console over ``session``, running the engine in-process on the sandbox's clock."""
     config, store, clock = session.config, session.store, session.clock
     assert config is not None and store is not None and clock is not None
-    engine = in_process(
-        store,
-        config.sync,
-        config.notify,
-        version=__version__,
-        heartbeat_seconds=config.sync.heartbeat_seconds,
-        **session.part_options(),
-    )
-    context = ConsoleContext(
-        store=store,
-        settings=config.console,
-        notify=config.notify,
-        heartbeat_fresh=timedelta(seconds=max(15.0, config.sync.heartbeat_seconds * 3)),
-        clock=clock.now,
-        engine=engine,
-        engine_check_seconds=config.sync.heartbeat_seconds,
-        secrets=tuple(config.secrets()),
-        **context_options,
-    )
+    context = from_config(config, store, engine_options=session.part_options(), clock=clock.now)
+    assert context.engine is not None, "the demo's configuration runs the engine"
     return DemoApp(context, session)
