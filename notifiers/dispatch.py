@@ -43,7 +43,7 @@ from notifiers.settings import Channel, NotifySettings
 from notifiers.urls import fill, privacy_url, secret_values
 from store.engine import Store
 from store.errors import OrderdeckError
-from store.redact import mask_secrets
+from store.redact import SecretFilter, mask_secrets
 from store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -82,23 +82,8 @@ def guard_apprise_logger() -> None:
         apprise_log.setLevel(logging.INFO)
 
 
-class SecretFilter(logging.Filter):
-    """Masks channel secrets in every record of the ``apprise`` logger: Apprise names
-    a rejected token in its warnings, and those reach the service's log."""
-
-    def __init__(self) -> None:
-        super().__init__("")
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = mask_secrets(message, self.secrets)
-            if masked != message:
-                record.msg, record.args = masked, None
-        return True
-
-
+#: Masks channel secrets in every record of the ``apprise`` logger: Apprise names a
+#: rejected token in its warnings, and those reach the service's log.
 _SECRET_FILTER = SecretFilter()
 
 

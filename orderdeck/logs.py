@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from store.redact import mask_secrets
+from store.redact import SecretFilter, rewrite_message
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -27,19 +27,6 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _CHATTY = ("apprise", "mail.log")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
-
-
-class SecretFilter(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_secrets(message, self.secrets)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
 
 
 class RecipientFilter(logging.Filter):
@@ -55,10 +42,7 @@ class RecipientFilter(logging.Filter):
             return True
         if record.levelno < logging.WARNING:
             return False
-        message = record.getMessage()
-        masked = _PHONE.sub("[phone]", _EMAIL.sub("[email]", message))
-        if masked != message:
-            record.msg, record.args = masked, None
+        rewrite_message(record, lambda text: _PHONE.sub("[phone]", _EMAIL.sub("[email]", text)))
         return True
 
 

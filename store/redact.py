@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "****"
@@ -42,3 +43,24 @@ def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return mask_url(text)
+
+
+def rewrite_message(record: logging.LogRecord, change: Callable[[str], str]) -> None:
+    """Replace ``record``'s message by ``change(message)`` when that differs."""
+    message = record.getMessage()
+    changed = change(message)
+    if changed != message:
+        record.msg, record.args = changed, None
+
+
+class SecretFilter(logging.Filter):
+    """Masks known secret values (a set that may grow) and URL credentials in every
+    record it sees, on a handler or on a logger."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = {s for s in secrets if s}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rewrite_message(record, lambda message: mask_secrets(message, self.secrets))
+        return True
