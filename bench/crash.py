@@ -40,7 +40,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,11 +48,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +59,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.ingest import COL, FIRST, HEADER, LAST, PRODUCTS  # noqa: E402
+from orderdeck.demo.sinks import ChatSink, Mailbox, NotificationIds  # noqa: E402
 
-ID_HEADER = "X-Orderdeck-Notification"
 _COPY = re.compile(r" \(\d+\)(?=\.[^.]*$|$)")
 
 
@@ -245,69 +242,7 @@ class Dropper(threading.Thread):
 # -- the sinks ----------------------------------------------------------------------
 
 
-@dataclass
-class Deliveries:
-    """Messages received, per notification id, by sink."""
-
-    counts: dict[str, Counter[int]] = field(
-        default_factory=lambda: {"email": Counter(), "chat": Counter()}
-    )
-    without_id: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, sink: str, value: str | None) -> None:
-        with self.lock:
-            if value and value.strip().isdigit():
-                self.counts[sink][int(value)] += 1
-            else:
-                self.without_id += 1
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def smtp_sink(deliveries: Deliveries) -> Iterator[int]:
-    from aiosmtpd.controller import Controller
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            deliveries.add("email", message_from_bytes(envelope.content)[ID_HEADER])
-            return "250 OK"
-
-    port = _free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
-
-
-@contextlib.contextmanager
-def webhook_sink(deliveries: Deliveries) -> Iterator[int]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            deliveries.add("chat", self.headers.get(ID_HEADER))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield int(server.server_port)
-    finally:
-        server.shutdown()
-        server.server_close()
+# The demo's sinks count what arrives by notification id (orderdeck.demo.sinks).
 
 
 # -- the service ----------------------------------------------------------------------
@@ -491,7 +426,9 @@ def log_figures(log: Path) -> dict[str, int]:
     return dict(found)
 
 
-def check(work: Workload, folder: Path, db: Inspector, deliveries: Deliveries) -> dict[str, Any]:
+def check(
+    work: Workload, folder: Path, db: Inspector, deliveries: list[NotificationIds]
+) -> dict[str, Any]:
     """Every figure of loss and doubling."""
     present = Counter(r[0] for r in db.rows("SELECT number FROM orders WHERE source = 'shop'"))
     expected = set(work.orders)
@@ -530,8 +467,8 @@ def check(work: Workload, folder: Path, db: Inspector, deliveries: Deliveries) -
         )
     }
     received: Counter[int] = Counter()
-    for counts in deliveries.counts.values():
-        received.update(counts)
+    for ids in deliveries:
+        received.update(ids.counts)
     sent_not_received = sorted(
         i for i, (_c, state, _e) in notes.items() if state == "sent" and not received[i]
     )
@@ -576,7 +513,7 @@ def check(work: Workload, folder: Path, db: Inspector, deliveries: Deliveries) -
         "notifications_interrupted": len(interrupted),
         "notifications_unknown": states.get("unknown", 0),
         "deliveries": sum(received.values()),
-        "deliveries_without_id": deliveries.without_id,
+        "deliveries_without_id": sum(ids.without_id for ids in deliveries),
         "examples": {
             "orders_lost": orders_lost[:5],
             "orders_duplicated": orders_doubled[:5],
@@ -651,7 +588,6 @@ def run(options: Options, workdir: Path, say: Callable[[str], None] = print) -> 
     )
     folder = workdir / "drop"
     folder.mkdir(parents=True)
-    deliveries = Deliveries()
     with contextlib.ExitStack() as stack:
         url = (
             stack.enter_context(_pg_database(options.pg))
@@ -669,8 +605,10 @@ def run(options: Options, workdir: Path, say: Callable[[str], None] = print) -> 
         sandbox.faults.update(
             error_rate=0.05, timeout_rate=0.02, hang_seconds=3, drop_rate=0.02, malformed_rate=0.03
         )
-        smtp_port = stack.enter_context(smtp_sink(deliveries))
-        hook_port = stack.enter_context(webhook_sink(deliveries))
+        mailbox, chat = Mailbox().start(), ChatSink().start()
+        stack.callback(mailbox.stop)
+        stack.callback(chat.stop)
+        smtp_port, hook_port = mailbox.port, chat.port
         config = workdir / "config.toml"
         write_config(
             config,
@@ -733,7 +671,7 @@ def run(options: Options, workdir: Path, say: Callable[[str], None] = print) -> 
         drained = _wait(lambda: db.progress()["outbox_open"] == 0, options.settle_seconds)
         service.stop()
         line("outbox drained" if drained else "outbox not drained")
-        figures = check(work, folder, db, deliveries)
+        figures = check(work, folder, db, [mailbox.ids, chat.ids])
         figures.update(log_figures(service.log))
         p = db.progress()
         figures.update(

@@ -18,7 +18,24 @@ from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from notifiers.dispatch import ID_HEADER
+
 HOST = "127.0.0.1"
+
+
+class NotificationIds:
+    """Messages counted by the notification id orderdeck puts in each (``ID_HEADER``):
+    how often each id arrived, and how many messages came without one."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[int] = Counter()
+        self.without_id = 0
+
+    def add(self, value: str | None) -> None:
+        if value and value.strip().isdigit():
+            self.counts[int(value)] += 1
+        else:
+            self.without_id += 1
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class Mailbox:
         self.port = 0
         self.count = 0
         self.recent: deque[Delivery] = deque(maxlen=keep)
+        self.ids = NotificationIds()
         self._lock = threading.Lock()
         self._controller: Any = None
 
@@ -56,6 +74,7 @@ class Mailbox:
                 subject = str(make_header(decode_header(message.get("Subject", ""))))
                 with box._lock:
                     box.count += 1
+                    box.ids.add(message.get(ID_HEADER))
                     box.recent.append(Delivery(", ".join(envelope.rcpt_tos), subject))
                 return "250 OK"
 
@@ -87,6 +106,7 @@ class ChatSink:
         self.count = 0
         self.by_path: Counter[str] = Counter()
         self.recent: deque[Delivery] = deque(maxlen=keep)
+        self.ids = NotificationIds()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -116,6 +136,7 @@ class ChatSink:
                 line = str(title or body or "").strip().splitlines()
                 with sink._lock:
                     sink.count += 1
+                    sink.ids.add(self.headers.get(ID_HEADER))
                     sink.by_path[self.path.split("?")[0]] += 1
                     sink.recent.append(Delivery(self.path, line[0] if line else ""))
                 self.send_response(200)
