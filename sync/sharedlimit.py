@@ -125,6 +125,11 @@ class _Bucket:
     #: The next block, being reserved in the background.
     refill: asyncio.Task[None] | None = None
 
+    def throw(self) -> None:
+        """One reserved slot not used (late, paused, or bunched)."""
+        self.stale += 1
+        self.thrown += 1
+
     def turn(self) -> asyncio.Lock:
         """The lock that keeps this process's callers in order (one per event loop)."""
         loop = asyncio.get_running_loop()
@@ -206,13 +211,12 @@ class SharedRateLimiter:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 now = self._monotonic()
-                if now - here > self.grace or here < bucket.paused_until:
-                    # Woke too late, or paused meanwhile: not safe to use.
-                    bucket.stale, bucket.thrown = bucket.stale + 1, bucket.thrown + 1
+                if not self._usable(bucket, here, now):  # woke too late, or paused meanwhile
+                    bucket.throw()
                     continue
                 if len(bucket.recent) == bucket.recent.maxlen and now - bucket.recent[0] < 1.0:
                     # Late slots bunched up: this second is full here.
-                    bucket.stale, bucket.thrown = bucket.stale + 1, bucket.thrown + 1
+                    bucket.throw()
                     continue
                 bucket.recent.append(now)
                 if self.on_grant is not None:
@@ -242,10 +246,14 @@ class SharedRateLimiter:
         now = self._monotonic()
         while bucket.slots:
             here, at = bucket.slots.popleft()
-            if now - here <= self.grace and here >= bucket.paused_until:
+            if self._usable(bucket, here, now):
                 return here, at
-            bucket.stale, bucket.thrown = bucket.stale + 1, bucket.thrown + 1
+            bucket.throw()
         return None
+
+    def _usable(self, bucket: _Bucket, here: float, now: float) -> bool:
+        """A slot may be used: not more than ``grace`` late, and not inside a pause."""
+        return now - here <= self.grace and here >= bucket.paused_until
 
     def pause(self, provider: str, seconds: float) -> None:
         """Pause here at once, and for every worker once it is written (in the background)."""
